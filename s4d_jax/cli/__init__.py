@@ -1,0 +1,55 @@
+"""The `s4d` command line: one Typer app, one module per group of subcommands.
+
+Subcommand modules import JAX (or Lava) inside their functions, so `s4d compile` and `s4d zoo` start
+without loading JAX. Errors a user can fix are printed as one line, not a traceback (set S4D_DEBUG=1 for one).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Train, quantize, export and compile S4D models for Loihi 2.")
+
+
+
+@app.callback()
+def _root() -> None:
+    """Train, quantize, export and compile S4D models for Loihi 2."""
+
+
+# Exceptions that mean "bad input or environment", reported without a traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, KeyError)
+
+
+def _register() -> None:
+    from s4d_jax.cli import demo
+
+    for module in (demo,):
+        module.register(app)
+    for name in ("s4d_jax.cli.train", "s4d_jax.cli.quantize", "s4d_jax.cli.bench", "compiler.cli", "zoo.cli"):
+        try:
+            module = __import__(name, fromlist=["register"])
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            continue
+        module.register(app)
+
+
+def main() -> None:
+    _register()
+    try:
+        app()
+    except USER_ERRORS as err:
+        if os.environ.get("S4D_DEBUG"):
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

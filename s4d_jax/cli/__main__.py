@@ -1,0 +1,3 @@
+from s4d_jax.cli import main
+
+main()
