@@ -1,0 +1,354 @@
+"""The fixed-point arithmetic of docs/fixed_point.md, in NumPy int64: one definition of every primitive.
+
+Every integer v stands for v · 2^e with a declared width; the exponents live in `FixedNetwork.exponents`
+and every shift below is derived from them. The compiler's Lava process models call these primitives, and
+`run` (a plain loop over tokens) is the slow, obviously correct reference that the JAX fixed mode and the
+Lava network are both checked against, bit for bit.
+
+No JAX here: the compiler side must run without it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+POOLINGS = ("mean", "last")
+
+
+@dataclass(frozen=True)
+class Widths:
+    """Bit widths of the spec (two's complement, sign included unless noted)."""
+
+    weight: int = 8  # synaptic weight mantissa m; Lava's Dense gets 2·m (9-bit even values, MIXED sign mode)
+    coef: int = 16  # S4D neuron coefficients a (re, im) and b̄ (re, im)
+    state: int = 24  # S4D state variables, neuron registers and the readout accumulator
+    message: int = 16  # graded spikes between neurons (unsigned for ReLU outputs)
+    input: int = 8  # unsigned input samples (pixels 0..255)
+    accumulator: int = 32  # Lava Dense accumulates in int32: every group must provably fit
+
+    def __post_init__(self) -> None:
+        limits = {"weight": (2, 8), "coef": (2, 24), "state": (8, 24), "message": (2, 24), "input": (1, 24),
+                  "accumulator": (32, 32)}
+        for name, (low, high) in limits.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"widths.{name} must be an integer in [{low}, {high}], got {value!r}")
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+# --- primitives ---------------------------------------------------------------------------------------------
+
+def shift_floor(v, shift):
+    """floor(v · 2^−shift): an arithmetic right shift for shift ≥ 0 (rounds towards −∞), a left shift below 0."""
+    v = np.asarray(v, np.int64)
+    shift = np.asarray(shift, np.int64)
+    return np.where(shift >= 0, v >> np.maximum(shift, 0), v << np.maximum(-shift, 0))
+
+
+def signed_max(bits: int) -> int:
+    """Largest magnitude of a signed `bits`-wide value; saturation is symmetric, ±(2^(bits−1) − 1)."""
+    return (1 << (bits - 1)) - 1
+
+
+def saturate(v, bits: int):
+    """Clip to ±(2^(bits−1) − 1) (symmetric, like Lava's RF neuron, so negation never overflows)."""
+    limit = signed_max(bits)
+    return np.clip(np.asarray(v, np.int64), -limit, limit)
+
+
+def lava_weights(mantissa) -> np.ndarray:
+    """The `weights` Lava's Dense is given for int8 mantissas m: 2·m, which its MIXED sign mode with
+    num_weight_bits=8 keeps unchanged (it clips to [−256, 255] and clears the lowest bit)."""
+    return 2 * np.asarray(mantissa, np.int64)
+
+
+def weight_exp(e_weight: int, e_in: int, e_out: int) -> int:
+    """Lava Dense `weight_exp` taking inputs at exponent e_in to outputs at e_out: Σ(2m)·s is worth
+    2^(e_weight + e_in − 1) per unit."""
+    return int(e_weight) + int(e_in) - 1 - int(e_out)
+
+
+def dense(s, mantissa, w_exp: int):
+    """Lava's bit-accurate Dense: acc = Σ_j (2 m_ij) s_j, then acc << w_exp, or acc >> −w_exp (floor).
+    `s` is [..., in], `mantissa` [out, in]; returns [..., out]."""
+    acc = np.asarray(s, np.int64) @ lava_weights(mantissa).T
+    return shift_floor(acc, -int(w_exp))
+
+
+def channel(acc, bias, widths: Widths):
+    """Channel neuron (encoder and mixer outputs): the synaptic input plus bias, sent as a signed message."""
+    return saturate(np.asarray(acc, np.int64) + np.asarray(bias, np.int64), widths.message)
+
+
+def relu(acc, widths: Widths):
+    """ReLU graded neuron: sends max(v, 0), saturated to the unsigned message range [0, 2^message − 1]."""
+    return np.clip(np.asarray(acc, np.int64), 0, (1 << widths.message) - 1)
+
+
+def s4d_step(x_re, x_im, u, a_re, a_im, b_re, b_im, shift_a: int, shift_b: int, widths: Widths):
+    """One S4D neuron update x ← a·x + b̄·u per complex mode, with two 24-bit state variables:
+
+        x_re' = sat(floor((a_re·x_re − a_im·x_im) / 2^shift_a) + floor(b_re·u / 2^shift_b))
+        x_im' = sat(floor((a_re·x_im + a_im·x_re) / 2^shift_a) + floor(b_im·u / 2^shift_b))
+
+    `u` is the channel message fanned out to every mode ([..., H, 1] against [H, P] coefficients).
+    """
+    x_re, x_im, u = (np.asarray(v, np.int64) for v in (x_re, x_im, u))
+    a_re, a_im, b_re, b_im = (np.asarray(v, np.int64) for v in (a_re, a_im, b_re, b_im))
+    new_re = shift_floor(a_re * x_re - a_im * x_im, shift_a) + shift_floor(b_re * u, shift_b)
+    new_im = shift_floor(a_re * x_im + a_im * x_re, shift_a) + shift_floor(b_im * u, shift_b)
+    return saturate(new_re, widths.state), saturate(new_im, widths.state)
+
+
+def state_message(x, shift_msg: int, widths: Widths):
+    """The graded spike an S4D neuron sends for one state variable: its top bits, floor(x / 2^shift_msg)."""
+    return saturate(shift_floor(x, shift_msg), widths.message)
+
+
+def readout(z, acc, bias, accumulate: bool, widths: Widths):
+    """Readout neuron: z_t = sat(z_{t−1} + acc + bias) for mean pooling (a running sum: exact, streamable,
+    same argmax as the mean at every t), z_t = sat(acc + bias) for 'last'."""
+    total = np.asarray(acc, np.int64) + np.asarray(bias, np.int64)
+    if accumulate:
+        total = total + np.asarray(z, np.int64)
+    return saturate(total, widths.state)
+
+
+# --- the network ----------------------------------------------------------------------------------------------
+
+def expansion_matrix(d_model: int, n_modes: int) -> np.ndarray:
+    """Mantissas [H·P, H] of the fan-out synapse group H → states: neuron h·P + p receives channel h with m = 1."""
+    return np.repeat(np.eye(d_model, dtype=np.int64), n_modes, axis=0)
+
+
+def reduction_matrix(c) -> np.ndarray:
+    """Mantissas [H, H·P] of a C-reduction synapse group from compact per-mode weights c [H, P]."""
+    c = np.asarray(c, np.int64)
+    d_model, n_modes = c.shape
+    full = np.zeros((d_model, d_model * n_modes), np.int64)
+    for h in range(d_model):
+        full[h, h * n_modes:(h + 1) * n_modes] = c[h]
+    return full
+
+
+def tensor_names(n_layers: int) -> list[str]:
+    """Names of the integer tensors of a network, in a fixed order."""
+    names = ["encoder.weight", "encoder.bias"]
+    for layer in range(n_layers):
+        names += [f"layers.{layer}.{k}" for k in ("a_re", "a_im", "b_re", "b_im", "c_re", "c_im", "d")]
+        names += [f"mixers.{layer}.weight", f"mixers.{layer}.bias"]
+    return names + ["decoder.weight", "decoder.bias"]
+
+
+def activation_names(n_layers: int) -> list[str]:
+    """Names of the activation exponents: input, u.l (channel messages, l = 0..L), x.l, x_msg.l, y.l, logits."""
+    names = ["input"] + [f"u.{layer}" for layer in range(n_layers + 1)]
+    for layer in range(n_layers):
+        names += [f"x.{layer}", f"x_msg.{layer}", f"y.{layer}"]
+    return names + ["logits"]
+
+
+def tensor_width(name: str, widths: Widths) -> tuple[int, np.dtype]:
+    """(signed bit width, storage dtype) the spec allows for the integer tensor `name`."""
+    leaf = name.rsplit(".", 1)[1]
+    if leaf in ("a_re", "a_im", "b_re", "b_im"):
+        return widths.coef, np.dtype(np.int32)
+    if leaf == "bias":
+        return widths.state, np.dtype(np.int32)
+    return widths.weight, np.dtype(np.int8)
+
+
+@dataclass(frozen=True)
+class DenseGroup:
+    """One synapse group as Lava's Dense runs it: mantissas [out, in] and the derived weight_exp."""
+
+    name: str
+    mantissa: np.ndarray
+    weight_exp: int
+    in_max: int  # largest magnitude the input messages can have
+
+
+@dataclass(frozen=True)
+class FixedNetwork:
+    """A quantized classifier: integer tensors (by `tensor_names`), exponents of tensors and activations."""
+
+    n_layers: int
+    pooling: str
+    tensors: Mapping[str, np.ndarray]
+    exponents: Mapping[str, int]
+    widths: Widths = field(default_factory=Widths)
+
+    def __post_init__(self) -> None:
+        check_network(self)
+
+    @property
+    def d_model(self) -> int:
+        return int(self.tensors["encoder.weight"].shape[0])
+
+    @property
+    def n_modes(self) -> int:
+        return int(self.tensors["layers.0.a_re"].shape[1])
+
+    def weight_exp(self, weight: str, source: str, target: str) -> int:
+        e = self.exponents
+        return weight_exp(e[weight], e[source], e[target])
+
+    def s4d_shifts(self, layer: int) -> tuple[int, int, int]:
+        """(shift_a, shift_b, shift_msg) of layer `layer`'s S4D neurons, derived from the exponents."""
+        e = self.exponents
+        shift_a = -e[f"layers.{layer}.a_re"]
+        shift_b = e[f"x.{layer}"] - e[f"layers.{layer}.b_re"] - e[f"u.{layer}"]
+        shift_msg = e[f"x_msg.{layer}"] - e[f"x.{layer}"]
+        return shift_a, shift_b, shift_msg
+
+    def dense_groups(self) -> list[DenseGroup]:
+        """Every synapse group of the network with its Lava parameters, in data-flow order."""
+        t, w = self.tensors, self.widths
+        msg, umsg = signed_max(w.message), (1 << w.message) - 1
+        groups = [DenseGroup("encoder", t["encoder.weight"], self.weight_exp("encoder.weight", "input", "u.0"),
+                             (1 << w.input) - 1)]
+        for layer in range(self.n_layers):
+            p = f"layers.{layer}"
+            groups.append(DenseGroup(f"{p}.expansion", expansion_matrix(self.d_model, self.n_modes), -1, msg))
+            for part in ("c_re", "c_im"):
+                groups.append(DenseGroup(f"{p}.{part}", reduction_matrix(t[f"{p}.{part}"]),
+                                         self.weight_exp(f"{p}.{part}", f"x_msg.{layer}", f"y.{layer}"), msg))
+            groups.append(DenseGroup(f"{p}.d", np.diag(t[f"{p}.d"].astype(np.int64)),
+                                     self.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}"), msg))
+            groups.append(DenseGroup(f"mixers.{layer}", t[f"mixers.{layer}.weight"],
+                                     self.weight_exp(f"mixers.{layer}.weight", f"y.{layer}", f"u.{layer + 1}"),
+                                     umsg))
+        groups.append(DenseGroup("decoder", t["decoder.weight"],
+                                 self.weight_exp("decoder.weight", f"u.{self.n_layers}", "logits"), msg))
+        return groups
+
+
+def accumulator_bound(group: DenseGroup) -> int:
+    """Largest |a_buff| the group can produce for any input messages: max_i Σ_j |2 m_ij| · in_max, shifted."""
+    acc = int(np.abs(lava_weights(group.mantissa)).sum(axis=1).max(initial=0)) * group.in_max
+    return acc << group.weight_exp if group.weight_exp > 0 else acc
+
+
+def check_network(net: FixedNetwork) -> None:
+    """Raise ValueError naming the field when a network breaks the spec (widths, exponents, int32 bounds)."""
+    w = net.widths
+    if net.pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {net.pooling!r}")
+    for name in tensor_names(net.n_layers):
+        if name not in net.tensors:
+            raise ValueError(f"tensor {name!r} is missing")
+        bits, dtype = tensor_width(name, w)
+        value = np.asarray(net.tensors[name])
+        if value.dtype != dtype:
+            raise ValueError(f"tensor {name!r} has dtype {value.dtype}, the spec wants {dtype}")
+        limit = signed_max(bits) + (1 if dtype == np.int8 else 0)  # int8 mantissas use the full [−128, 127]
+        if value.size and (value.max() > signed_max(bits) or value.min() < -limit):
+            raise ValueError(f"tensor {name!r} has values in [{value.min()}, {value.max()}], outside its "
+                             f"{bits}-bit range")
+        if name not in net.exponents:
+            raise ValueError(f"exponent of tensor {name!r} is missing")
+    for name in activation_names(net.n_layers):
+        if name not in net.exponents:
+            raise ValueError(f"exponent of activation {name!r} is missing")
+    for name, value in net.exponents.items():
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or abs(int(value)) > 64:
+            raise ValueError(f"exponent {name!r} must be an integer in [−64, 64], got {value!r}")
+    e = net.exponents
+    for layer in range(net.n_layers):
+        p = f"layers.{layer}"
+        if e[f"{p}.a_re"] != -(w.coef - 1) or e[f"{p}.a_im"] != -(w.coef - 1):
+            raise ValueError(f"exponents of {p}.a_re/a_im must be −(coef − 1) = {-(w.coef - 1)}")
+        if e[f"{p}.b_re"] != e[f"{p}.b_im"]:
+            raise ValueError(f"exponents of {p}.b_re and {p}.b_im must be equal")
+        shift_a, shift_b, shift_msg = net.s4d_shifts(layer)
+        if shift_b < 0 or shift_msg < 0:
+            raise ValueError(f"{p}: exponents give a negative shift (shift_b={shift_b}, shift_msg={shift_msg})")
+    for bias, target in [("encoder.bias", "u.0"), ("decoder.bias", "logits")] + [
+            (f"mixers.{layer}.bias", f"u.{layer + 1}") for layer in range(net.n_layers)]:
+        if e[bias] != e[target]:
+            raise ValueError(f"exponent of {bias!r} must equal that of {target!r} ({e[target]}), got {e[bias]}")
+    limit = (1 << (w.accumulator - 1)) - 1
+    for group in net.dense_groups():
+        bound = accumulator_bound(group)
+        if bound > limit:
+            raise ValueError(f"synapse group {group.name!r} can reach |a_buff| = {bound} > 2^31 − 1 "
+                             f"(weight_exp {group.weight_exp}); Lava's int32 Dense would wrap")
+
+
+# --- the reference run ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FixedState:
+    """What the network carries between tokens: per layer (x_re, x_im) [B, H, P] and the readout z [B, C]."""
+
+    x_re: tuple[np.ndarray, ...]
+    x_im: tuple[np.ndarray, ...]
+    z: np.ndarray
+
+
+def zero_state(net: FixedNetwork, batch: int) -> FixedState:
+    shape = (batch, net.d_model, net.n_modes)
+    zeros = tuple(np.zeros(shape, np.int64) for _ in range(net.n_layers))
+    n_classes = net.tensors["decoder.weight"].shape[0]
+    return FixedState(zeros, zeros, np.zeros((batch, n_classes), np.int64))
+
+
+def step(net: FixedNetwork, state: FixedState, sample) -> tuple[FixedState, dict]:
+    """One token through the whole network with zero synaptic delay; `sample` is [B, d_input] integers.
+
+    Returns the next state and every message of this token (for bit-exact comparisons), including 'logits'.
+    Synapse groups are evaluated as full Lava matrices (fan-out, block C-reduction, diagonal D).
+    """
+    t, w = net.tensors, net.widths
+    h, p_modes = net.d_model, net.n_modes
+    out = {}
+    u = channel(dense(sample, t["encoder.weight"], net.weight_exp("encoder.weight", "input", "u.0")),
+                t["encoder.bias"], w)
+    out["u.0"] = u
+    new_re, new_im = [], []
+    for layer in range(net.n_layers):
+        p = f"layers.{layer}"
+        shift_a, shift_b, shift_msg = net.s4d_shifts(layer)
+        fan = dense(u, expansion_matrix(h, p_modes), -1).reshape(u.shape[0], h, p_modes)
+        x_re, x_im = s4d_step(state.x_re[layer], state.x_im[layer], fan, t[f"{p}.a_re"], t[f"{p}.a_im"],
+                              t[f"{p}.b_re"], t[f"{p}.b_im"], shift_a, shift_b, w)
+        new_re.append(x_re)
+        new_im.append(x_im)
+        m_re = state_message(x_re, shift_msg, w).reshape(u.shape[0], h * p_modes)
+        m_im = state_message(x_im, shift_msg, w).reshape(u.shape[0], h * p_modes)
+        acc = (dense(m_re, reduction_matrix(t[f"{p}.c_re"]), net.weight_exp(f"{p}.c_re", f"x_msg.{layer}", f"y.{layer}"))
+               + dense(m_im, reduction_matrix(t[f"{p}.c_im"]), net.weight_exp(f"{p}.c_im", f"x_msg.{layer}", f"y.{layer}"))
+               + dense(u, np.diag(t[f"{p}.d"].astype(np.int64)), net.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}")))
+        y = relu(acc, w)
+        u = channel(dense(y, t[f"mixers.{layer}.weight"],
+                          net.weight_exp(f"mixers.{layer}.weight", f"y.{layer}", f"u.{layer + 1}")),
+                    t[f"mixers.{layer}.bias"], w)
+        out.update({f"x_re.{layer}": x_re, f"x_im.{layer}": x_im, f"y.{layer}": y, f"u.{layer + 1}": u})
+    acc = dense(u, t["decoder.weight"], net.weight_exp("decoder.weight", f"u.{net.n_layers}", "logits"))
+    z = readout(state.z, acc, t["decoder.bias"], net.pooling == "mean", w)
+    out["logits"] = z
+    return FixedState(tuple(new_re), tuple(new_im), z), out
+
+
+def run(net: FixedNetwork, inputs) -> np.ndarray:
+    """Integer logits after every token, [B, L, classes], for integer inputs [B, L, d_input] (e.g. pixels)."""
+    inputs = np.asarray(inputs)
+    if inputs.ndim != 3:
+        raise ValueError(f"inputs must be [batch, length, channels], got shape {inputs.shape}")
+    if inputs.min(initial=0) < 0 or inputs.max(initial=0) > (1 << net.widths.input) - 1:
+        raise ValueError(f"inputs must be integers in [0, {(1 << net.widths.input) - 1}]")
+    state = zero_state(net, inputs.shape[0])
+    logits = []
+    for k in range(inputs.shape[1]):
+        state, out = step(net, state, inputs[:, k].astype(np.int64))
+        logits.append(out["logits"])
+    return np.stack(logits, axis=1)
+
+
+def dequantize(values, exponent: int) -> np.ndarray:
+    """The real numbers integers stand for: v · 2^exponent."""
+    return np.asarray(values, np.float64) * np.exp2(exponent)
