@@ -26,7 +26,7 @@ def _constant(value: np.ndarray):
 class S4DLayer(nn.Module):
     """H independent diagonal SSMs with N/2 complex modes each, mapping [B, L, H] → [B, L, H].
 
-    `mode` chooses how a whole sequence is computed: "conv" (FFT kernel), "scan" (associative scan) or
+    `mode` chooses how a whole sequence is computed: "conv" (FFT kernel), "scan" (blocked associative scan) or
     "recurrent" (token by token). `step` advances one token with an explicit state.
     """
 
@@ -56,7 +56,7 @@ class S4DLayer(nn.Module):
             k = ssm.kernel(a_bar, b_bar, self.c, u.shape[1])
             return ssm.causal_conv(u, k) + self.d * u
         if mode == "scan":
-            return ssm.readout(self.c, self.d, ssm.scan_states(a_bar, b_bar, u), u)
+            return ssm.chunked_scan(a_bar, b_bar, self.c, u) + self.d * u
         if mode == "recurrent":
             return self.stream(self.zero_state(u.shape[0]), u)[1]
         raise ValueError(f"unknown mode {mode!r}; choose conv, scan or recurrent")
