@@ -1,0 +1,154 @@
+"""Model files: the portable params directory, training checkpoints (orbax), and loading either.
+
+A params directory holds `config.json` (ModelConfig), `params.npz` (flat "layers_0/log_dt" keys, no pickle)
+and `meta.json` (task, permutation seed, input scaling, metrics, command). It is written to a temporary
+folder and renamed, so a reader never sees half of one. A training workdir holds `train_config.json`,
+`metrics.jsonl` and orbax checkpoints under `checkpoints/` (best by validation accuracy, and the latest).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from s4d_jax.config import ModelConfig
+
+PARAMS_FILES = ("config.json", "params.npz", "meta.json")
+CHECKPOINTS = "checkpoints"
+TRAIN_CONFIG = "train_config.json"
+METRICS = "metrics.jsonl"
+
+
+def flatten_params(params) -> dict[str, np.ndarray]:
+    from flax import traverse_util
+
+    return {k: np.asarray(v) for k, v in traverse_util.flatten_dict(params, sep="/").items()}
+
+
+def unflatten_params(flat: dict[str, np.ndarray]):
+    from flax import traverse_util
+
+    return traverse_util.unflatten_dict(dict(flat), sep="/")
+
+
+def check_architecture(config: ModelConfig, params, where: str) -> None:
+    """Raise if `params` do not have exactly the shapes a fresh model of `config` has."""
+    import jax
+
+    from s4d_jax.model import S4DClassifier
+
+    model = S4DClassifier(config)
+    expected = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), np.zeros((1, 4, config.d_input))))
+    want = {k: tuple(v.shape) for k, v in flatten_params_shapes(expected["params"]).items()}
+    have = {k: tuple(np.shape(v)) for k, v in flatten_params(params).items()}
+    if want != have:
+        diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+        details = ", ".join(f"{k}: {have.get(k, 'missing')} vs expected {want.get(k, 'none')}" for k in diff[:4])
+        raise ValueError(f"{where}: parameters do not match the architecture in its config ({details})")
+
+
+def flatten_params_shapes(tree) -> dict:
+    from flax import traverse_util
+
+    return traverse_util.flatten_dict(tree, sep="/")
+
+
+def save_params(path: str | os.PathLike, config: ModelConfig, params, meta: dict) -> Path:
+    """Write a params directory at `path` atomically; refuses to replace an existing one."""
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path} already exists; choose a new path or remove it first")
+    check_architecture(config, params, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        np.savez(tmp / "params.npz", **flatten_params(params))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def load_params_dir(path: Path):
+    missing = [name for name in PARAMS_FILES if not (path / name).is_file()]
+    if missing:
+        raise ValueError(f"{path} is not a complete params directory (missing {', '.join(missing)})")
+    try:
+        config = ModelConfig.from_dict(json.loads((path / "config.json").read_text()))
+        meta = json.loads((path / "meta.json").read_text())
+        with np.load(path / "params.npz", allow_pickle=False) as npz:
+            flat = {k: npz[k] for k in npz.files}
+    except (ValueError, TypeError, OSError, KeyError) as err:
+        raise ValueError(f"{path} is corrupt or half-written: {err}") from err
+    params = unflatten_params(flat)
+    check_architecture(config, params, str(path))
+    return config, params, meta
+
+
+def checkpoint_manager(workdir: Path, *, read_only: bool = False):
+    """orbax manager of a training workdir: keeps the latest checkpoint and the best by validation accuracy."""
+    import orbax.checkpoint as ocp
+
+    policy = ocp.checkpoint_managers.AnyPreservationPolicy([
+        ocp.checkpoint_managers.LatestN(n=1),
+        ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: m["val_accuracy"], n=1),
+    ])
+    options = ocp.CheckpointManagerOptions(
+        best_fn=lambda m: m["val_accuracy"], best_mode="max", preservation_policy=policy,
+        enable_async_checkpointing=False, read_only=read_only, create=not read_only,
+    )
+    return ocp.CheckpointManager(Path(workdir).absolute() / CHECKPOINTS, options=options,
+                                 item_names=("state", "meta"))
+
+
+def load_workdir(workdir: Path, step: int | None = None):
+    """(config, params, meta) of a checkpoint in a training workdir: the best one unless `step` is given."""
+    import orbax.checkpoint as ocp
+
+    if not (workdir / CHECKPOINTS).is_dir():
+        raise ValueError(f"{workdir} is neither a params directory nor a training workdir with checkpoints")
+    manager = checkpoint_manager(workdir, read_only=True)
+    step = manager.best_step() if step is None else step
+    if step is None:
+        raise ValueError(f"{workdir} has no finished checkpoint yet")
+    try:
+        meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+        config = ModelConfig.from_dict(meta["model_config"])
+        restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))["state"]
+    except (ValueError, KeyError, OSError, TypeError) as err:
+        raise ValueError(f"checkpoint {step} in {workdir} is corrupt or half-written: {err}") from err
+    params = restored["params"]
+    check_architecture(config, params, f"{workdir} checkpoint {step}")
+    return config, params, meta["params_meta"]
+
+
+def load_model(path: str | os.PathLike):
+    """(config, params, meta) from a params directory or a training workdir (its best checkpoint)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no model at {path}")
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} is not a directory (want a params directory or a training workdir)")
+    if any((path / name).exists() for name in PARAMS_FILES):
+        return load_params_dir(path)
+    return load_workdir(path)
+
+
+def resolve_model_path(name_or_path: str) -> Path:
+    """A MODEL argument as a path: an existing path as is, else a zoo name when the zoo is installed."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    try:
+        import zoo
+    except ModuleNotFoundError:
+        return path
+    resolve = getattr(zoo, "resolve", None)
+    return Path(resolve(name_or_path)) if resolve else path

@@ -1,0 +1,88 @@
+"""`s4d train` and `s4d eval`."""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+DATA_DIR_HELP = "prepared tfds data (default $S4D_DATA_DIR, $TFDS_DATA_DIR, ~/tensorflow_datasets)"
+SOURCE_DIR_HELP = "original files: mnist/, cifar10/ (default $S4D_SOURCE_DIR, ../shared/data)"
+
+
+def train(
+    workdir: Path = typer.Option(..., help="run directory: checkpoints, metrics.jsonl, train_config.json"),
+    task: str = typer.Option("smnist", help="smnist, psmnist or scifar"),
+    preset: str = typer.Option("s4d-67k", help="model size"),
+    epochs: int = typer.Option(12),
+    batch_size: int = typer.Option(50),
+    lr: float = typer.Option(0.01, help="peak learning rate of encoder, C, D, mixers and decoder"),
+    ssm_lr: float = typer.Option(0.001, help="peak learning rate of log Δ, A and B (no weight decay)"),
+    weight_decay: float = typer.Option(0.05),
+    warmup: float = typer.Option(1.0, help="warm-up length in epochs"),
+    clip_norm: float = typer.Option(1.0, help="global gradient norm clip"),
+    mode: str = typer.Option("conv", help="conv or scan"),
+    seed: int = typer.Option(0),
+    permutation_seed: int = typer.Option(0, help="pixel permutation of psmnist"),
+    limit_train: Optional[int] = typer.Option(None, help="use only the first N training examples (quick tests)"),
+    resume: bool = typer.Option(False, help="continue the run in WORKDIR from its latest checkpoint"),
+    data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
+    source_dir: Optional[Path] = typer.Option(None, help=SOURCE_DIR_HELP),
+    json_output: bool = typer.Option(False, "--json", help="print the last epoch's metrics as one JSON object"),
+) -> None:
+    """Train a classifier; validation every epoch, checkpoints of the best and the latest epoch."""
+    from s4d_jax.train import TrainConfig
+    from s4d_jax.train import train as run
+
+    cfg = TrainConfig(task=task, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, ssm_lr=ssm_lr,
+                      weight_decay=weight_decay, warmup_epochs=warmup, clip_norm=clip_norm, seed=seed, mode=mode,
+                      limit_train=limit_train, permutation_seed=permutation_seed)
+    command = shlex.join(["s4d"] + sys.argv[1:])
+    record = run(cfg, workdir, resume=resume, command=command, data_dir=data_dir, source_dir=source_dir)
+    if json_output:
+        print(json.dumps(record))
+
+
+def evaluate(
+    model: str = typer.Argument(..., help="params directory, training workdir or zoo name"),
+    task: Optional[str] = typer.Option(None, help="task (default: the model's own)"),
+    mode: str = typer.Option("conv", help="conv, scan or recurrent"),
+    split: str = typer.Option("test", help="train, validation or test"),
+    limit: Optional[int] = typer.Option(None, help="evaluate only the first N examples"),
+    batch_size: int = typer.Option(100),
+    data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
+    source_dir: Optional[Path] = typer.Option(None, help=SOURCE_DIR_HELP),
+    json_output: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Accuracy of a model on a split, in one inference mode."""
+    from s4d_jax import data
+    from s4d_jax.checkpoint import load_model, resolve_model_path
+    from s4d_jax.evaluate import evaluate as run
+
+    path = resolve_model_path(model)
+    config, params, meta = load_model(path)
+    task = task or meta.get("task")
+    if task is None:
+        raise ValueError(f"{path} does not record its task; pass --task")
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be positive, got {limit}")
+    spec = data.get_task(task)
+    if spec.channels != config.d_input:
+        raise ValueError(f"task {task} has {spec.channels} input channels but the model expects {config.d_input}")
+    perm_seed = meta.get("permutation_seed")
+    split_data = data.load(task, split, data_dir=data_dir, source_dir=source_dir,
+                           permutation_seed=data.DEFAULT_PERMUTATION_SEED if perm_seed is None else perm_seed)
+    result = run(config, params, split_data, mode=mode, batch_size=batch_size, limit=limit, progress=True)
+    result = {**result, "task": task, "split": split, "model": str(path)}
+    if json_output:
+        print(json.dumps(result))
+    else:
+        print(f"{task} {split} ({mode}): accuracy {result['accuracy']:.4f} on {result['n']} examples")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.command("eval")(evaluate)

@@ -1,0 +1,81 @@
+"""Accuracy of a model on a data split, in any inference mode.
+
+`LOGITS_FNS` maps a mode name to a function (config, params) → jitted logits(x); a new mode (for example a
+fixed-point one) is added by putting its builder in that dict. Batches are padded to one fixed size so the
+function compiles once, and split over all local devices.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from s4d_jax.config import ModelConfig
+from s4d_jax.model import S4DClassifier
+
+
+def _float_mode(mode: str) -> Callable:
+    def build(config: ModelConfig, params) -> Callable:
+        model = S4DClassifier(config)
+        return jax.jit(lambda x: model.apply({"params": params}, x, mode))
+
+    return build
+
+
+# mode → builder of a logits function; each builder takes (config, params) and returns x [B, L, C] → [B, classes].
+LOGITS_FNS: dict[str, Callable[[ModelConfig, object], Callable]] = {
+    mode: _float_mode(mode) for mode in ("conv", "scan", "recurrent")
+}
+
+
+def data_mesh() -> jax.sharding.Mesh:
+    """A one-axis mesh over all local devices: batches are split along it, parameters replicated."""
+    return jax.make_mesh((jax.local_device_count(),), ("data",))
+
+
+def shard_batch(mesh: jax.sharding.Mesh, *arrays: np.ndarray):
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+    return tuple(jax.device_put(a, sharding) for a in arrays)
+
+
+def replicate(mesh: jax.sharding.Mesh, tree):
+    return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+
+
+def check_batch_size(batch_size: int) -> None:
+    devices = jax.local_device_count()
+    if batch_size < 1 or batch_size % devices:
+        raise ValueError(f"batch size {batch_size} must be a positive multiple of the {devices} local devices")
+
+
+def evaluate(config: ModelConfig, params, split, *, mode: str = "conv", batch_size: int = 100,
+             limit: int | None = None, progress: bool = False) -> dict:
+    """{accuracy, loss, n, mode} of `params` on a `s4d_jax.data.Split` (its first `limit` examples)."""
+    import optax
+    from tqdm import tqdm
+
+    from s4d_jax import data
+
+    if mode not in LOGITS_FNS:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {sorted(LOGITS_FNS)}")
+    check_batch_size(batch_size)
+    mesh = data_mesh()
+    logits_fn = LOGITS_FNS[mode](config, replicate(mesh, params))
+    n = len(split) if limit is None else min(limit, len(split))
+    correct, loss_sum = 0, 0.0
+    bar = tqdm(total=n, desc=f"eval {split.name} ({mode})", unit="ex", disable=not progress, leave=False)
+    for x, y in data.batches(split, batch_size, limit=n):
+        real = len(y)
+        if real < batch_size:  # pad to the compiled shape; padded rows are not counted
+            x = np.concatenate([x, np.zeros((batch_size - real,) + x.shape[1:], x.dtype)])
+        (xs,) = shard_batch(mesh, x)
+        logits = np.asarray(logits_fn(xs))[:real]
+        correct += int((logits.argmax(-1) == y).sum())
+        loss_sum += float(optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(logits), y).sum())
+        bar.update(real)
+    bar.close()
+    if n == 0:
+        raise ValueError(f"the {split.name} split has no examples to evaluate")
+    return {"accuracy": correct / n, "loss": loss_sum / n, "n": n, "mode": mode}

@@ -1,0 +1,265 @@
+"""Training: AdamW with warm-up + cosine, SSM parameters in their own group, orbax checkpoints, exact resume.
+
+Everything a step depends on is a function of (config, step): the batch order comes from (seed, epoch), the
+learning rate from the step count in the optimizer state, and no randomness is drawn during training. So a
+run resumed from its latest checkpoint replays exactly what the uninterrupted run would have done.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from s4d_jax import checkpoint, data
+from s4d_jax.config import ModelConfig, preset
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run (everything that determines its result)."""
+
+    task: str = "smnist"
+    preset: str = "s4d-67k"
+    epochs: int = 12
+    batch_size: int = 50
+    lr: float = 0.01  # encoder, C, D, mixers, decoder
+    ssm_lr: float = 0.001  # log_dt, A, B (no weight decay)
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    clip_norm: float = 1.0
+    seed: int = 0
+    mode: str = "conv"
+    limit_train: int | None = None
+    permutation_seed: int = data.DEFAULT_PERMUTATION_SEED
+    eval_batch_size: int = 100
+
+    def __post_init__(self) -> None:
+        data.get_task(self.task)
+        if self.mode not in ("conv", "scan"):
+            raise ValueError(f"training mode must be conv or scan, got {self.mode!r}")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("lr", "ssm_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.weight_decay < 0 or self.warmup_epochs < 0 or self.clip_norm <= 0:
+            raise ValueError("weight decay and warm-up must be ≥ 0 and the clipping norm > 0")
+        if self.limit_train is not None and self.limit_train < self.batch_size:
+            raise ValueError(f"--limit-train {self.limit_train} is smaller than one batch of {self.batch_size}")
+
+    def model_config(self) -> ModelConfig:
+        task = data.get_task(self.task)
+        return preset(self.preset, d_input=task.channels, n_classes=task.n_classes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def param_labels(params):
+    """'ssm' for the state-space parameters (layers.SSM_PARAMS), 'dense' for the rest."""
+    from flax import traverse_util
+
+    from s4d_jax.layers import SSM_PARAMS
+
+    return traverse_util.path_aware_map(lambda path, _: "ssm" if path[-1] in SSM_PARAMS else "dense", params)
+
+
+def optimizer(cfg: TrainConfig, steps_per_epoch: int):
+    import optax
+
+    total = cfg.epochs * steps_per_epoch
+    warmup = min(int(round(cfg.warmup_epochs * steps_per_epoch)), total - 1)
+
+    def schedule(peak):
+        return optax.warmup_cosine_decay_schedule(0.0, peak, warmup, total, end_value=0.0)
+
+    return optax.chain(
+        optax.clip_by_global_norm(cfg.clip_norm),
+        optax.multi_transform(
+            {"dense": optax.adamw(schedule(cfg.lr), weight_decay=cfg.weight_decay),
+             "ssm": optax.adam(schedule(cfg.ssm_lr))},
+            param_labels,
+        ),
+    )
+
+
+def make_train_step(config: ModelConfig, tx, mode: str):
+    import jax
+    import optax
+
+    from s4d_jax.model import S4DClassifier
+
+    model = S4DClassifier(config)
+
+    def loss_fn(params, x, y):
+        logits = model.apply({"params": params}, x, mode)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        return loss, (logits.argmax(-1) == y).sum()
+
+    def step(state, x, y):
+        (loss, correct), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"], x, y)
+        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, loss, correct
+
+    return jax.jit(step, donate_argnums=0)
+
+
+def init_state(model_config: ModelConfig, tx, seed: int):
+    import jax.numpy as jnp
+
+    from s4d_jax.model import init_params
+
+    params = init_params(model_config, seed)
+    return {"params": params, "opt_state": tx.init(params), "step": jnp.zeros((), jnp.int32)}
+
+
+def prepare_workdir(workdir: Path, cfg: TrainConfig, resume: bool, command: str) -> None:
+    """Create the workdir, or check that resuming it continues the same run; never overwrite one."""
+    config_file = workdir / checkpoint.TRAIN_CONFIG
+    if workdir.exists() and not workdir.is_dir():
+        raise NotADirectoryError(f"workdir {workdir} exists and is not a directory")
+    if workdir.is_dir() and any(workdir.iterdir()):
+        if not resume:
+            raise FileExistsError(f"workdir {workdir} is not empty; pass --resume to continue it or choose another")
+        if config_file.is_file():
+            saved = json.loads(config_file.read_text())["train_config"]
+            diff = {k: (saved.get(k), v) for k, v in cfg.to_dict().items() if saved.get(k) != v}
+            if diff:
+                raise ValueError(f"cannot resume {workdir} with different settings (saved, given): {diff}")
+            return
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not os.access(workdir, os.W_OK):
+        raise PermissionError(f"workdir {workdir} is not writable")
+    tmp = config_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"train_config": cfg.to_dict(), "command": command}, indent=2) + "\n")
+    os.replace(tmp, config_file)
+
+
+def params_meta(cfg: TrainConfig, command: str, metrics: dict) -> dict:
+    """What a model needs besides its parameters to be used again (stored with every checkpoint)."""
+    task = data.get_task(cfg.task)
+    return {
+        "task": cfg.task,
+        "permutation_seed": cfg.permutation_seed if task.permuted else None,
+        "input_scaling": "pixel / 255 in [0, 1]",
+        "sequence": f"{task.length} tokens x {task.channels} channels, row-major pixels",
+        "metrics": metrics,
+        "train_config": cfg.to_dict(),
+        "command": command,
+    }
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _kill_hook() -> int | None:
+    """Test hook: S4D_TRAIN_KILL_AFTER_STEP=n makes the process SIGKILL itself after global step n."""
+    value = os.environ.get("S4D_TRAIN_KILL_AFTER_STEP")
+    return int(value) if value else None
+
+
+def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False, command: str = "",
+          data_dir=None, source_dir=None, progress: bool = True) -> dict:
+    """Run (or continue) training in `workdir`; returns the last epoch's metrics record."""
+    import jax
+    import orbax.checkpoint as ocp
+    from tqdm import tqdm
+
+    from s4d_jax.evaluate import check_batch_size, data_mesh, evaluate, replicate, shard_batch
+
+    workdir = Path(workdir)
+    check_batch_size(cfg.batch_size)
+    check_batch_size(cfg.eval_batch_size)
+    prepare_workdir(workdir, cfg, resume, command)
+    model_config = cfg.model_config()
+    train_split = data.load(cfg.task, "train", data_dir=data_dir, source_dir=source_dir,
+                            permutation_seed=cfg.permutation_seed)
+    val_split = data.load(cfg.task, "validation", data_dir=data_dir, source_dir=source_dir,
+                          permutation_seed=cfg.permutation_seed)
+    n_train = len(train_split) if cfg.limit_train is None else min(cfg.limit_train, len(train_split))
+    steps_per_epoch = data.n_batches(n_train, cfg.batch_size, drop_remainder=True)
+    tx = optimizer(cfg, steps_per_epoch)
+    mesh = data_mesh()
+    state = init_state(model_config, tx, cfg.seed)
+
+    manager = checkpoint.checkpoint_manager(workdir)
+    metrics_file = workdir / checkpoint.METRICS
+    latest = manager.latest_step()
+    if latest is not None:
+        restored = manager.restore(latest, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(state), meta=ocp.args.JsonRestore()))
+        state = restored["state"]
+        record = restored["meta"]["params_meta"]["metrics"]
+        logged = [json.loads(line)["epoch"] for line in metrics_file.read_text().splitlines()] \
+            if metrics_file.exists() else []
+        if record["epoch"] not in logged:  # killed between the checkpoint and its log line
+            _append_jsonl(metrics_file, record)
+    state = replicate(mesh, state)
+    train_step = make_train_step(model_config, tx, cfg.mode)
+    kill_after = _kill_hook()
+
+    step = int(state["step"])
+    start_epoch = step // steps_per_epoch
+    record = {}
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.time()
+        loss_sum = correct_sum = 0
+        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="step",
+                   disable=not progress, file=sys.stderr, dynamic_ncols=True)
+        pending = []
+        for x, y in data.batches(train_split, cfg.batch_size, shuffle_seed=cfg.seed, epoch=epoch,
+                                 drop_remainder=True, limit=n_train):
+            xs, ys = shard_batch(mesh, x, y)
+            state, loss, correct = train_step(state, xs, ys)
+            pending.append((loss, correct))
+            step += 1
+            if kill_after is not None and step >= kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+            if len(pending) == 20 or step % steps_per_epoch == 0:
+                losses, corrects = np.asarray(jax.device_get(pending)).T
+                loss_sum += float(losses.sum())
+                correct_sum += int(corrects.sum())
+                bar.update(len(pending))
+                done = bar.n
+                elapsed = time.time() - t0
+                bar.set_postfix(loss=f"{loss_sum / done:.4f}", acc=f"{correct_sum / (done * cfg.batch_size):.4f}",
+                                sps=f"{done * cfg.batch_size / elapsed:.0f}")
+                pending = []
+        bar.close()
+        train_time = time.time() - t0
+        val = evaluate(model_config, state["params"], val_split, mode=cfg.mode,
+                       batch_size=cfg.eval_batch_size, progress=progress)
+        record = {
+            "epoch": epoch + 1, "step": step,
+            "train_loss": loss_sum / steps_per_epoch,
+            "train_accuracy": correct_sum / (steps_per_epoch * cfg.batch_size),
+            "val_loss": val["loss"], "val_accuracy": val["accuracy"],
+            "train_time_s": round(train_time, 2), "epoch_time_s": round(time.time() - t0, 2),
+            "samples_per_s": round(steps_per_epoch * cfg.batch_size / train_time, 1),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        meta = {"model_config": model_config.to_dict(), "params_meta": params_meta(cfg, command, record)}
+        manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(jax.device_get(state)),
+                                                   meta=ocp.args.JsonSave(meta)),
+                     metrics={"val_accuracy": val["accuracy"]})
+        manager.wait_until_finished()
+        _append_jsonl(metrics_file, record)
+        if progress:
+            print(f"epoch {epoch + 1}: train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.4f}, "
+                  f"val loss {val['loss']:.4f} acc {val['accuracy']:.4f}, {record['samples_per_s']} samples/s",
+                  file=sys.stderr, flush=True)
+    manager.close()
+    return record
