@@ -1,0 +1,327 @@
+"""The zoo: registry, cards, reproducible packaging, verified downloads (loopback HTTP and file://), the cache
+never holding a half-written or unverified file, and the shipped models matching the registry."""
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import http.server
+import json
+import subprocess
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoo.archive import CONTENTS, archive_inputs, check_contents, extract_archive, sha256_file, verify_file, \
+    write_archive
+from zoo.cache import DownloadError, cached_archive, cached_model, fetch, resolve
+from zoo.cards import NOT_MEASURED, render_card
+from zoo.registry import Registry, UnknownModelError, ZooEntry, load_registry
+
+REPO = Path(__file__).resolve().parents[1]
+REGISTRY = load_registry(REPO / "zoo" / "registry.json")
+SHIPPED = [e for e in REGISTRY.entries if e.archive is not None]
+
+
+# ---------------------------------------------------------------- the repository's registry and cards
+
+def test_registry_has_the_three_models_and_scifar_is_not_available():
+    assert {"smnist-s4d-67k", "psmnist-s4d-67k", "scifar-s4d-265k"} <= set(REGISTRY.names)
+    scifar = REGISTRY.get("scifar-s4d-265k")
+    assert scifar.status == "not yet available" and "GPU" in scifar.status_reason
+    assert REGISTRY.get("psmnist-s4d-67k").permutation_seed is not None
+
+
+@pytest.mark.parametrize("entry", REGISTRY.entries, ids=lambda e: e.name)
+def test_card_in_repository_is_the_rendered_registry_row(entry):
+    card = REGISTRY.card_path(entry).read_text(encoding="utf-8")
+    assert card == render_card(entry), f"run `s4d zoo record {entry.name}` to rewrite the card from the registry"
+
+
+def test_card_shows_measured_numbers_and_says_what_is_not_measured():
+    entry = REGISTRY.get("smnist-s4d-67k")
+    entry = dataclasses.replace(entry, accuracies=dataclasses.replace(entry.accuracies, fixed=98.765, lava=100.0,
+                                                                      lava_sequences=8))
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in render_card(entry).splitlines()
+             if line.startswith("| ")]
+    rows = {row[0]: row[1] for row in cells}
+    assert rows["exported fixed-point model (JAX fixed mode)"] == "98.77 %"
+    assert rows["Lava fixed-point simulation (Loihi2SimCfg fixed_pt)"] == "100.00 % on 8 test sequences"
+    assert rows["float (conv mode, float32)"] == NOT_MEASURED
+
+
+@pytest.mark.parametrize("entry", SHIPPED, ids=lambda e: e.name)
+def test_shipped_model_matches_the_registry(entry, tmp_path):
+    archive = REGISTRY.archive_path(entry)
+    verify_file(archive, entry.sha256, entry.size, entry.name)
+    model = extract_archive(archive, tmp_path / entry.name)
+    assert {"params/config.json", "params/params.npz", "params/meta.json", "samples.npz", "card.md"} <= set(
+        check_contents(model, entry.name))
+
+
+def test_available_models_can_be_fetched_from_somewhere():
+    for entry in REGISTRY.entries:
+        if entry.status == "available":
+            assert entry.url or REGISTRY.archive_path(entry).is_file(), entry.name
+
+
+def test_unknown_name_lists_the_closest_names(tmp_path):
+    with pytest.raises(UnknownModelError, match="did you mean smnist-s4d-67k"):
+        resolve("smnist-s4d-67", registry=REGISTRY)
+    with pytest.raises(UnknownModelError, match="psmnist-s4d-67k"):
+        REGISTRY.get("psmnist")
+    assert resolve(tmp_path) == tmp_path  # an existing path is used as is
+
+
+def test_not_yet_available_model_says_why(cache):
+    with pytest.raises(ValueError, match="not yet available: .*GPU"):
+        resolve("scifar-s4d-265k", registry=REGISTRY)
+
+
+def test_registry_rejects_bad_rows():
+    base = dict(name="m", task="smnist", preset="s4d-67k", description="d")
+    with pytest.raises(ValueError, match="status_reason"):
+        ZooEntry(**base)
+    with pytest.raises(ValueError, match="sha256"):
+        ZooEntry(**base, status="available", url="https://x/m.zip", sha256="abc", size=3)
+    with pytest.raises(ValueError, match="needs its sha256 and size"):
+        Registry(Path("registry.json"), (ZooEntry(**base, status="available", url="https://x/m.zip"),))
+    with pytest.raises(ValueError, match="listed twice"):
+        Registry(Path("registry.json"), (ZooEntry(**base, status_reason="r"),) * 2)
+    with pytest.raises(ValueError, match="url must start"):
+        ZooEntry(**base, status="available", url="ftp://x/m.zip", sha256="0" * 64, size=3)
+    with pytest.raises(ValueError, match="permutation seed"):
+        ZooEntry(**base, status_reason="r", permutation_seed=0)
+
+
+# ---------------------------------------------------------------- a tiny archive served by the tests
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    monkeypatch.setenv("S4D_CACHE", str(root))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_archive(tmp_path_factory) -> Path:
+    """A small model archive written by the real packaging code: a params folder, samples and a card."""
+    src = tmp_path_factory.mktemp("tiny")
+    (src / "params").mkdir()
+    (src / "params" / "config.json").write_text(json.dumps({"d_model": 4}))
+    np.savez(src / "params" / "params.npz", w=np.arange(4096, dtype=np.float32))
+    np.savez(src / "samples.npz", sequences=np.zeros((2, 784, 1), np.uint8), labels=np.array([7, 2]))
+    (src / "card.md").write_text("# tiny\n")
+    out = src / "tiny.zip"
+    write_archive(out, archive_inputs({"params": src / "params"}, src / "samples.npz", src / "card.md"))
+    return out
+
+
+def tiny_registry(tmp_path: Path, served: Path, **fields) -> Registry:
+    """A registry with one available model: the sha256 and size of `served`, and `fields`."""
+    entry = dict(name="tiny-s4d", task="smnist", preset="s4d-67k", description="a tiny test archive",
+                 status="available", sha256=sha256_file(served), size=served.stat().st_size)
+    return Registry(tmp_path / "registry.json", (ZooEntry(**{**entry, **fields}),))
+
+
+class _Server:
+    """A loopback HTTP server in a thread serving one archive; `cut_after` bytes then a dropped connection."""
+
+    def __init__(self, payload: bytes, cut_after: int | None = None):
+        self.requests = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                server.requests += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/zip")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload if cut_after is None else payload[:cut_after])
+                self.wfile.flush()
+                if cut_after is not None:
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/tiny.zip"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def cache_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_download_over_http_verifies_extracts_and_reuses_the_cache(tmp_path, cache, tiny_archive):
+    with _Server(tiny_archive.read_bytes()) as server:
+        registry = tiny_registry(tmp_path, tiny_archive, url=server.url)
+        entry = registry.get("tiny-s4d")
+        model = resolve("tiny-s4d", registry=registry, progress=False)
+        assert model == cached_model(entry) and (model / "params" / "config.json").is_file()
+        assert sha256_file(cached_archive(entry)) == entry.sha256
+        assert resolve("tiny-s4d", part="params", registry=registry) == model / "params"
+        assert server.requests == 1  # the second call used the cache
+        fetch("tiny-s4d", force=True, registry=registry, progress=False)
+        assert server.requests == 2
+    with np.load(model / "samples.npz") as samples:
+        assert samples["labels"].tolist() == [7, 2]
+    assert not [f for f in cache_files(cache) if f.startswith(".partial")]
+
+
+def test_download_from_file_url(tmp_path, cache, tiny_archive):
+    registry = tiny_registry(tmp_path, tiny_archive, url=tiny_archive.as_uri())
+    model = fetch("tiny-s4d", registry=registry, progress=False)
+    assert check_contents(model, "tiny") == ["card.md", "params/config.json", "params/params.npz", "samples.npz"]
+
+
+def test_wrong_sha256_fails_and_leaves_nothing_in_the_cache(tmp_path, cache, tiny_archive):
+    with _Server(tiny_archive.read_bytes()) as server:
+        registry = tiny_registry(tmp_path, tiny_archive, url=server.url, sha256="0" * 64)
+        with pytest.raises(DownloadError, match="nothing was kept"):
+            resolve("tiny-s4d", registry=registry, progress=False)
+    assert cache_files(cache) == []
+
+
+def test_interrupted_download_leaves_nothing_half_written(tmp_path, cache, tiny_archive):
+    payload = tiny_archive.read_bytes()
+    with _Server(payload, cut_after=len(payload) // 2) as server:
+        registry = tiny_registry(tmp_path, tiny_archive, url=server.url)
+        with pytest.raises(DownloadError, match="nothing was kept"):
+            fetch("tiny-s4d", registry=registry, progress=False)
+    assert cache_files(cache) == []
+
+
+def test_changed_shipped_archive_is_refused(tmp_path, cache, tiny_archive):
+    shipped = tmp_path / "models" / "tiny-s4d" / "tiny-s4d.zip"
+    shipped.parent.mkdir(parents=True)
+    data = bytearray(tiny_archive.read_bytes())
+    shipped.write_bytes(data)
+    registry = tiny_registry(tmp_path, tiny_archive, archive="models/tiny-s4d/tiny-s4d.zip")
+    assert (fetch("tiny-s4d", registry=registry) / "card.md").read_text() == "# tiny\n"
+    data[len(data) // 2] ^= 1
+    shipped.write_bytes(data)
+    with pytest.raises(ValueError, match="sha256 of .* the file was changed"):
+        fetch("tiny-s4d", registry=registry)
+
+
+def test_archive_with_wrong_contents_is_not_extracted(tmp_path, tiny_archive):
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(tiny_archive) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info, data.replace(b"# tiny", b"# tinY") if info.filename == "card.md" else data)
+    with pytest.raises(ValueError, match="card.md: sha256"):
+        extract_archive(bad, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == ["bad.zip"]
+
+
+def test_archive_member_outside_the_folder_is_refused(tmp_path):
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../escape.txt", b"x")
+        zf.writestr(CONTENTS, b'{"files": []}')
+    with pytest.raises(ValueError, match="outside the archive"):
+        extract_archive(evil, tmp_path / "out")
+    assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- packaging a real (untrained) model
+
+def _write_mnist_test_split(folder: Path, n: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """The original IDX test files with `n` images (the format read_mnist parses), returning images and labels."""
+    rng = np.random.default_rng(1)
+    images, labels = rng.integers(0, 256, (n, 28, 28), np.uint8), rng.integers(0, 10, n).astype(np.uint8)
+    folder.mkdir(parents=True)
+    with gzip.open(folder / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(np.array([0x0803, n, 28, 28], ">i4").tobytes() + images.tobytes())
+    with gzip.open(folder / "t10k-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(np.array([0x0801, n], ">i4").tobytes() + labels.tobytes())
+    return images, labels
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory):
+    """A params directory of an untrained s4d-67k psMNIST model, written by s4d_jax.checkpoint."""
+    from s4d_jax.checkpoint import save_params
+    from s4d_jax.config import preset
+    from s4d_jax.model import init_params
+
+    root = tmp_path_factory.mktemp("run")
+    config = preset("s4d-67k")
+    meta = {"task": "psmnist", "permutation_seed": 0, "metrics": {}, "command": "s4d train --task psmnist"}
+    save_params(root / "params", config, init_params(config), meta)
+    (root / "export").mkdir()
+    (root / "export" / "manifest.json").write_text('{"format_version": 1}\n')
+    return root
+
+
+def test_pack_is_reproducible_and_records_the_archive(tmp_path, cache, trained_dir):
+    from zoo.package import pack
+
+    images, labels = _write_mnist_test_split(tmp_path / "data" / "mnist")
+    entry = dataclasses.replace(REGISTRY.get("psmnist-s4d-67k"))
+    registry = Registry(tmp_path / "zoo" / "registry.json", (entry,))
+    registry.path.parent.mkdir()
+    registry.save()
+    kwargs = dict(source=trained_dir, n_samples=5, source_dir=str(tmp_path / "data"), date="2026-11-23",
+                  accuracies={"float": 12.5}, training_time="1 s")
+    first = pack("psmnist-s4d-67k", registry=registry, **kwargs)
+    again = pack("psmnist-s4d-67k", registry=load_registry(registry.path), **kwargs)
+    assert first == again and first.status == "available" and first.accuracies.float == 12.5
+    assert first.training_command == "s4d train --task psmnist"
+    saved = load_registry(registry.path).get("psmnist-s4d-67k")
+    assert saved == first and registry.card_path(saved).read_text(encoding="utf-8") == render_card(saved)
+    verify_file(registry.archive_path(saved), saved.sha256, saved.size, saved.name)
+
+    model = resolve("psmnist-s4d-67k", registry=load_registry(registry.path))
+    assert sorted(p.name for p in model.iterdir()) == ["card.md", CONTENTS, "export", "params", "samples.npz"]
+    from s4d_jax.data import permutation
+    with np.load(model / "samples.npz", allow_pickle=False) as s:
+        assert s["labels"].tolist() == labels[:5].tolist() and s["indices"].tolist() == list(range(5))
+        want = images[:5].reshape(5, 784, 1)[:, permutation(0, 784)]
+        assert np.array_equal(s["sequences"], want) and "permuted" in str(s["source"])
+    from s4d_jax.checkpoint import load_params_dir
+    config, _, meta = load_params_dir(model / "params")
+    assert config.d_model == 64 and meta["task"] == "psmnist"
+
+
+def test_pack_refuses_params_of_another_task(tmp_path, trained_dir):
+    from zoo.package import pack
+
+    registry = Registry(tmp_path / "registry.json", (REGISTRY.get("smnist-s4d-67k"),))
+    with pytest.raises(ValueError, match="trained on task 'psmnist'"):
+        pack("smnist-s4d-67k", source=trained_dir, registry=registry)
+    assert not (tmp_path / "models").exists()
+
+
+# ---------------------------------------------------------------- the command line
+
+def _s4d(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "s4d_jax.cli", "zoo", *args], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=60)
+
+
+def test_cli_list_and_info_print_one_json_object():
+    listed = _s4d("list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [m["name"] for m in json.loads(listed.stdout)["models"]] == REGISTRY.names
+    info = _s4d("info", "psmnist-s4d-67k", "--json")
+    assert json.loads(info.stdout)["permutation_seed"] == 0
+    unknown = _s4d("info", "smnist")
+    assert unknown.returncode == 2 and unknown.stderr.startswith("error: no model named 'smnist'")
+    assert "smnist-s4d-67k" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -1,0 +1,93 @@
+"""Model cards, rendered from the registry so that a card never disagrees with the registry's numbers.
+
+A figure that has not been measured reads "not measured yet"; nothing else stands in for it.
+"""
+from __future__ import annotations
+
+from zoo.registry import ACCURACY_KINDS, ZooEntry
+
+NOT_MEASURED = "not measured yet"
+ACCURACY_LABELS = {
+    "float": "float (conv mode, float32)",
+    "ptq": "post-training quantization (JAX fixed mode)",
+    "qaft": "quantization-aware fine-tuning, fake-quant (recurrent mode)",
+    "fixed": "exported fixed-point model (JAX fixed mode)",
+    "lava": "Lava fixed-point simulation (Loihi2SimCfg fixed_pt)",
+}
+
+
+def _architecture(entry: ZooEntry) -> str:
+    from s4d_jax.config import preset
+    from s4d_jax.data import get_task
+
+    task = get_task(entry.task)
+    c = preset(entry.preset, d_input=task.channels, n_classes=task.n_classes)
+    return (f"`{entry.preset}`: Linear({c.d_input}→{c.d_model}) → {c.n_layers} × [S4D(H={c.d_model}, N={c.d_state}, "
+            f"{c.n_modes} complex modes) → ReLU → Linear({c.d_model}→{c.d_model})] → {c.pooling} pooling → "
+            f"Linear({c.d_model}→{c.n_classes})")
+
+
+def _task(entry: ZooEntry) -> str:
+    from s4d_jax.data import get_task
+
+    task = get_task(entry.task)
+    plural = "s" if task.channels > 1 else ""
+    text = (f"`{task.name}`: {task.length} tokens × {task.channels} channel{plural}, {task.n_classes} classes, "
+            "pixels / 255")
+    if task.permuted:
+        text += f"; pixel order permuted with seed {entry.permutation_seed} (`s4d_jax.data.permutation`)"
+    return text
+
+
+def _accuracy(entry: ZooEntry, kind: str) -> str:
+    value = getattr(entry.accuracies, kind)
+    if value is None:
+        return NOT_MEASURED
+    if kind == "lava":
+        return f"{value:.2f} % on {entry.accuracies.lava_sequences} test sequences"
+    return f"{value:.2f} %"
+
+
+def render_card(entry: ZooEntry) -> str:
+    """The Markdown card of `entry`: what it is, how it was trained, the measured numbers, how to reproduce it
+    and its limits."""
+    status = entry.status if entry.status == "available" else f"{entry.status}: {entry.status_reason}"
+    lines = [
+        f"# {entry.name}", "",
+        entry.description, "",
+        "| | |", "|---|---|",
+        f"| task | {_task(entry)} |",
+        f"| architecture | {_architecture(entry)} |",
+        f"| status | {status} |",
+        f"| packaged on | {entry.date or 'not packaged yet'} |",
+        "",
+        "## Measured test accuracy", "",
+        "| model | accuracy |", "|---|---|",
+        *(f"| {ACCURACY_LABELS[kind]} | {_accuracy(entry, kind)} |" for kind in ACCURACY_KINDS),
+        "",
+        "## How it was trained", "",
+        f"- command: `{entry.training_command}`" if entry.training_command else "- command: not trained yet",
+        f"- time: {entry.training_time or NOT_MEASURED}",
+        "",
+        "## How to reproduce", "",
+        "1. Run the training command above (it writes a training workdir and a params directory).",
+        "2. Quantize, fine-tune (QAFT) and export the fixed-point model from it.",
+        f"3. Package the three with `s4d zoo pack {entry.name} --from DIR` (DIR holding params/, qaft/, export/);",
+        "   this writes the archive and its sha256 and size into the registry (docs/zoo.md).",
+        "",
+        "## Use", "",
+        "```bash",
+        f"s4d zoo download {entry.name}   # verified by sha256, extracted into the cache",
+        f"s4d zoo info {entry.name}",
+        "```",
+        "",
+        f"Every MODEL argument of `s4d` accepts the name `{entry.name}`. The archive also holds `samples.npz`:",
+        "a few real test sequences with their labels (their source is written inside), for the offline demo.",
+        "",
+        "## Limits", "",
+        *(f"- {limit}" for limit in entry.limits),
+        "- The Lava figure covers only a few sequences: Lava's CPU simulation runs at about a hundred time steps",
+        "  per second; the JAX fixed mode, checked bit-exact against Lava, gives the whole-test-set figure.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""Packaging a trained model into the zoo: one call writes the archive, its registry row and its card.
+
+    s4d zoo pack smnist-s4d-67k --from experiments/smnist_67k --accuracy float=99.1 ...
+
+`--from DIR` takes DIR/params (required), DIR/qaft and DIR/export when present. The params are checked
+against the registry row (task, permutation seed, preset) before anything is written, and the test samples
+are read from the original dataset files, so the archive carries real sequences for the offline demo.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from zoo.archive import CARD, PARTS, SAMPLES, archive_inputs, write_archive
+from zoo.cards import render_card
+from zoo.registry import ACCURACY_KINDS, MODELS_DIR, Registry, ZooEntry, load_registry
+
+DEFAULT_SAMPLES = 8
+SAMPLE_KEYS = ("sequences", "labels", "indices", "source")
+SOURCE_FILES = {"mnist": "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (original MNIST)",
+                "cifar10": "cifar-10-batches-py/test_batch (official CIFAR-10 python batches)"}
+
+
+def parse_accuracies(items: list[str]) -> dict[str, float]:
+    """KIND=PERCENT pairs (e.g. fixed=99.12) as a dict; KIND is one of float, ptq, qaft, fixed, lava."""
+    out = {}
+    for item in items:
+        kind, sep, value = item.partition("=")
+        if not sep or kind not in ACCURACY_KINDS:
+            raise ValueError(f"--accuracy wants KIND=PERCENT with KIND one of {ACCURACY_KINDS}, got {item!r}")
+        try:
+            out[kind] = float(value)
+        except ValueError:
+            raise ValueError(f"--accuracy {item!r}: {value!r} is not a number") from None
+    return out
+
+
+def update_entry(entry: ZooEntry, *, accuracies: dict[str, float] | None = None, lava_sequences: int | None = None,
+                 training_time: str | None = None, training_command: str | None = None) -> ZooEntry:
+    """`entry` with the given measured figures recorded (None leaves a field as it was)."""
+    acc = dataclasses.replace(entry.accuracies, **(accuracies or {}))
+    if lava_sequences is not None:
+        acc = dataclasses.replace(acc, lava_sequences=lava_sequences)
+    if acc.lava is not None and acc.lava_sequences is None:
+        raise ValueError("a Lava accuracy needs the number of sequences it was measured on (--lava-sequences)")
+    return dataclasses.replace(entry, accuracies=acc,
+                               training_time=training_time or entry.training_time,
+                               training_command=training_command or entry.training_command)
+
+
+def write_card(registry: Registry, entry: ZooEntry) -> Path:
+    """Write the rendered card of `entry` into the repository (atomically)."""
+    path = registry.card_path(entry)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".card.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(render_card(entry))
+    os.replace(tmp, path)
+    return path
+
+
+def check_params(entry: ZooEntry, params: Path) -> dict:
+    """The params directory's meta, after checking that it is the model the registry row describes."""
+    from s4d_jax.checkpoint import PARAMS_FILES  # imports no JAX at module level
+    from s4d_jax.config import ModelConfig, preset
+    from s4d_jax.data import get_task
+
+    missing = [name for name in PARAMS_FILES if not (params / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{params} is not a params directory (missing {', '.join(missing)})")
+    meta = json.loads((params / "meta.json").read_text())
+    config = ModelConfig.from_dict(json.loads((params / "config.json").read_text()))
+    task = get_task(entry.task)
+    if meta.get("task") != entry.task:
+        raise ValueError(f"{params}: trained on task {meta.get('task')!r}, but {entry.name} is {entry.task!r}")
+    if meta.get("permutation_seed") != entry.permutation_seed:
+        raise ValueError(f"{params}: permutation seed {meta.get('permutation_seed')!r}, but the registry row of "
+                         f"{entry.name} says {entry.permutation_seed!r}")
+    want = preset(entry.preset, d_input=task.channels, n_classes=task.n_classes)
+    for field in ("d_input", "n_classes", "d_model", "d_state", "n_layers"):
+        if getattr(config, field) != getattr(want, field):
+            raise ValueError(f"{params}: {field}={getattr(config, field)} does not match preset {entry.preset} "
+                             f"({getattr(want, field)})")
+    return meta
+
+
+def check_export(export: Path) -> None:
+    if not (export / "manifest.json").is_file():
+        raise FileNotFoundError(f"{export} is not an exported model (no manifest.json)")
+
+
+def build_samples(entry: ZooEntry, out: Path, *, n: int = DEFAULT_SAMPLES, source_dir: str | None = None) -> Path:
+    """Write the first `n` examples of the task's original test split as model-order uint8 sequences
+    (permuted for psMNIST), with labels, their indices in the test split and a note of their source."""
+    from s4d_jax.data import get_task, permutation, resolve_source_dir
+    from s4d_jax.data.builders import read_cifar10, read_mnist
+
+    task = get_task(entry.task)
+    manual = resolve_source_dir(source_dir) / task.source
+    images, labels = (read_mnist if task.source == "mnist" else read_cifar10)(manual, "test")
+    if not 1 <= n <= len(labels):
+        raise ValueError(f"--samples must be between 1 and {len(labels)}, got {n}")
+    sequences = np.asarray(images[:n], np.uint8).reshape(n, task.length, task.channels)
+    note = (f"{task.source} test split, examples 0..{n - 1}, from {SOURCE_FILES[task.source]}; "
+            f"uint8 [n, {task.length}, {task.channels}] in the model's token order")
+    if task.permuted:
+        sequences = sequences[:, permutation(entry.permutation_seed, task.length)]
+        note += f" (pixels permuted with s4d_jax.data.permutation({entry.permutation_seed}))"
+    note += "; model input = sequences / 255"
+    np.savez(out, sequences=np.ascontiguousarray(sequences), labels=np.asarray(labels[:n], np.int32),
+             indices=np.arange(n, dtype=np.int64), source=np.asarray(note))
+    return out
+
+
+def check_samples(entry: ZooEntry, samples: Path) -> None:
+    from s4d_jax.data import get_task
+
+    task = get_task(entry.task)
+    with np.load(samples, allow_pickle=False) as npz:
+        missing = [k for k in SAMPLE_KEYS if k not in npz.files]
+        if missing:
+            raise ValueError(f"{samples}: missing arrays {missing} (want {SAMPLE_KEYS})")
+        shape = npz["sequences"].shape
+        if len(shape) != 3 or shape[1:] != (task.length, task.channels) or npz["labels"].shape != shape[:1]:
+            raise ValueError(f"{samples}: sequences {shape} / labels {npz['labels'].shape} do not fit task "
+                             f"{task.name} ([n, {task.length}, {task.channels}] and [n])")
+
+
+def pack(name: str, *, source: Path | None = None, params: Path | None = None, qaft: Path | None = None,
+         export: Path | None = None, samples: Path | None = None, n_samples: int = DEFAULT_SAMPLES,
+         source_dir: str | None = None, accuracies: dict[str, float] | None = None,
+         lava_sequences: int | None = None, training_time: str | None = None, date: str | None = None,
+         registry: Registry | None = None) -> ZooEntry:
+    """Build models/NAME/NAME.zip beside the registry, mark the model available with its sha256 and size,
+    record the given figures and rewrite its card. Returns the new registry row."""
+    registry = registry or load_registry()
+    entry = registry.get(name)
+    folders = {"params": params, "qaft": qaft, "export": export}
+    for part in PARTS:
+        if folders[part] is None and source is not None and (source / part).is_dir():
+            folders[part] = source / part
+    if folders["params"] is None:
+        raise FileNotFoundError(f"no params directory: pass --params or --from DIR with DIR/params "
+                                f"({source}/params does not exist)" if source else "pass --params or --from DIR")
+    folders = {part: Path(folder) for part, folder in folders.items() if folder is not None}
+    meta = check_params(entry, folders["params"])
+    if "export" in folders:
+        check_export(folders["export"])
+    entry = update_entry(entry, accuracies=accuracies, lava_sequences=lava_sequences, training_time=training_time,
+                         training_command=meta.get("command") or None)
+    archive = f"{MODELS_DIR}/{name}/{name}.zip"
+    entry = dataclasses.replace(entry, status="available", status_reason=None, archive=archive,
+                                date=date or datetime.datetime.now(datetime.timezone.utc).date().isoformat())
+    with tempfile.TemporaryDirectory() as tmp:
+        card = Path(tmp) / CARD
+        card.write_text(render_card(entry), encoding="utf-8")
+        if samples is None:
+            samples = build_samples(entry, Path(tmp) / SAMPLES, n=n_samples, source_dir=source_dir)
+        check_samples(entry, Path(samples))
+        files = archive_inputs(folders, Path(samples), card)
+        sha256, size = write_archive(registry.root / archive, files)
+    entry = dataclasses.replace(entry, sha256=sha256, size=size)
+    registry.replace(entry).save()
+    write_card(registry, entry)
+    return entry
