@@ -1,0 +1,53 @@
+"""Random but valid fixed-point networks of any size, for tests and the compile benchmark.
+
+Allocation, scheduling and the bit-exact check do not depend on trained weights, only on shapes, widths and
+the spec's int32 bounds, so a seeded random network exercises them at any size without JAX or training.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from compiler import fixed_point as fp
+
+
+def random_network(d_input: int = 1, d_model: int = 8, d_state: int = 4, n_layers: int = 2,
+                   n_classes: int = 3, pooling: str = "mean", seed: int = 0,
+                   weight_scale: int = 48) -> fp.FixedNetwork:
+    """A seeded random FixedNetwork; stable modes (|a| < 1), weights uniform in ±weight_scale."""
+    rng = np.random.default_rng(seed)
+    h, p = d_model, d_state // 2
+
+    def mantissa(*shape):
+        return rng.integers(-weight_scale, weight_scale + 1, shape).astype(np.int8)
+
+    def bias(n):
+        return rng.integers(-2000, 2001, n).astype(np.int32)
+
+    tensors = {"encoder.weight": mantissa(h, d_input), "encoder.bias": bias(h),
+               "decoder.weight": mantissa(n_classes, h), "decoder.bias": bias(n_classes)}
+    exponents = {"input": 0, "logits": -8, "encoder.weight": -7, "encoder.bias": -8, "decoder.weight": -7,
+                 "decoder.bias": -8}
+    for layer in range(n_layers):
+        radius = rng.uniform(0.8, 0.999, (h, p))
+        angle = rng.uniform(0, np.pi, (h, p))
+        a = radius * np.exp(1j * angle) * 2**15
+        pre = f"layers.{layer}"
+        tensors.update({
+            f"{pre}.a_re": np.round(a.real).astype(np.int32), f"{pre}.a_im": np.round(a.imag).astype(np.int32),
+            f"{pre}.b_re": rng.integers(-1024, 1025, (h, p)).astype(np.int32),
+            f"{pre}.b_im": rng.integers(-1024, 1025, (h, p)).astype(np.int32),
+            f"{pre}.c_re": mantissa(h, p), f"{pre}.c_im": mantissa(h, p), f"{pre}.d": mantissa(h),
+            f"mixers.{layer}.weight": mantissa(h, h), f"mixers.{layer}.bias": bias(h)})
+        exponents.update({f"{pre}.a_re": -15, f"{pre}.a_im": -15, f"{pre}.b_re": -12, f"{pre}.b_im": -12,
+                          f"{pre}.c_re": -7, f"{pre}.c_im": -7, f"{pre}.d": -7, f"mixers.{layer}.weight": -7,
+                          f"mixers.{layer}.bias": -8, f"x.{layer}": -16, f"x_msg.{layer}": -8,
+                          f"y.{layer}": -8})
+    exponents.update({f"u.{layer}": -8 for layer in range(n_layers + 1)})
+    return fp.FixedNetwork(n_layers, pooling, tensors, exponents)
+
+
+def random_inputs(net: fp.FixedNetwork, batch: int, length: int, seed: int = 0) -> np.ndarray:
+    """Integer inputs [batch, length, d_input] covering the whole unsigned input range."""
+    d_input = int(net.tensors["encoder.weight"].shape[1])
+    high = (1 << net.widths.input) - 1
+    return np.random.default_rng(seed).integers(0, high + 1, (batch, length, d_input))
