@@ -6,9 +6,11 @@ import dataclasses
 import gzip
 import http.server
 import json
+import os
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -189,6 +191,17 @@ def test_download_from_file_url(tmp_path, cache, tiny_archive):
     assert check_contents(model, "tiny") == ["card.md", "params/config.json", "params/params.npz", "samples.npz"]
 
 
+def test_download_sweeps_folders_left_by_killed_downloads(tmp_path, cache, tiny_archive):
+    stale, live = cache / ".partial" / "tiny-s4d.killed", cache / ".partial" / "tiny-s4d.running"
+    for folder in (stale, live):
+        folder.mkdir(parents=True)
+        (folder / "tiny-s4d.zip").write_bytes(b"half")
+    old = time.time() - 2 * 24 * 3600
+    os.utime(stale, (old, old))
+    fetch("tiny-s4d", registry=tiny_registry(tmp_path, tiny_archive, url=tiny_archive.as_uri()), progress=False)
+    assert not stale.exists() and live.exists()
+
+
 def test_wrong_sha256_fails_and_leaves_nothing_in_the_cache(tmp_path, cache, tiny_archive):
     with _Server(tiny_archive.read_bytes()) as server:
         registry = tiny_registry(tmp_path, tiny_archive, url=server.url, sha256="0" * 64)
@@ -265,8 +278,6 @@ def trained_dir(tmp_path_factory):
     config = preset("s4d-67k")
     meta = {"task": "psmnist", "permutation_seed": 0, "metrics": {}, "command": "s4d train --task psmnist"}
     save_params(root / "params", config, init_params(config), meta)
-    (root / "export").mkdir()
-    (root / "export" / "manifest.json").write_text('{"format_version": 1}\n')
     return root
 
 
@@ -289,7 +300,7 @@ def test_pack_is_reproducible_and_records_the_archive(tmp_path, cache, trained_d
     verify_file(registry.archive_path(saved), saved.sha256, saved.size, saved.name)
 
     model = resolve("psmnist-s4d-67k", registry=load_registry(registry.path))
-    assert sorted(p.name for p in model.iterdir()) == ["card.md", CONTENTS, "export", "params", "samples.npz"]
+    assert sorted(p.name for p in model.iterdir()) == ["card.md", CONTENTS, "params", "samples.npz"]
     from s4d_jax.data import permutation
     with np.load(model / "samples.npz", allow_pickle=False) as s:
         assert s["labels"].tolist() == labels[:5].tolist() and s["indices"].tolist() == list(range(5))
@@ -300,13 +311,19 @@ def test_pack_is_reproducible_and_records_the_archive(tmp_path, cache, trained_d
     assert config.d_model == 64 and meta["task"] == "psmnist"
 
 
-def test_pack_refuses_params_of_another_task(tmp_path, trained_dir):
+def test_pack_refuses_params_of_another_task_and_a_bad_export(tmp_path, trained_dir):
     from zoo.package import pack
 
-    registry = Registry(tmp_path / "registry.json", (REGISTRY.get("smnist-s4d-67k"),))
+    rows = (REGISTRY.get("smnist-s4d-67k"), REGISTRY.get("psmnist-s4d-67k"))
+    registry = Registry(tmp_path / "registry.json", rows)
     with pytest.raises(ValueError, match="trained on task 'psmnist'"):
         pack("smnist-s4d-67k", source=trained_dir, registry=registry)
-    assert not (tmp_path / "models").exists()
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "manifest.json").write_text('{"format_version": 1}\n')
+    with pytest.raises(ValueError, match="architecture"):
+        pack("psmnist-s4d-67k", source=trained_dir, export=export, registry=registry)
+    assert not (tmp_path / "models").exists() and not registry.path.exists()
 
 
 # ---------------------------------------------------------------- the command line

@@ -149,6 +149,7 @@ def extract_archive(archive: Path, dest: Path) -> Path:
                 with zf.open(info) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst, CHUNK)
         check_contents(tmp, str(archive))
+        os.chmod(tmp, 0o755)
         try:
             os.rename(tmp, dest)
         except OSError:

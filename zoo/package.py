@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from zoo.archive import CARD, PARTS, SAMPLES, archive_inputs, write_archive
 from zoo.cards import render_card
-from zoo.registry import ACCURACY_KINDS, MODELS_DIR, Registry, ZooEntry, load_registry
+from zoo.registry import ACCURACY_KINDS, MODELS_DIR, Registry, ZooEntry, load_registry, write_text_atomic
 
 DEFAULT_SAMPLES = 8
 SAMPLE_KEYS = ("sequences", "labels", "indices", "source")
@@ -58,10 +57,7 @@ def write_card(registry: Registry, entry: ZooEntry) -> Path:
     """Write the rendered card of `entry` into the repository (atomically)."""
     path = registry.card_path(entry)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".card.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(render_card(entry))
-    os.replace(tmp, path)
+    write_text_atomic(path, render_card(entry))
     return path
 
 
@@ -90,9 +86,17 @@ def check_params(entry: ZooEntry, params: Path) -> dict:
     return meta
 
 
-def check_export(export: Path) -> None:
-    if not (export / "manifest.json").is_file():
-        raise FileNotFoundError(f"{export} is not an exported model (no manifest.json)")
+def check_export(entry: ZooEntry, export: Path) -> None:
+    """Validate the exported model with the compiler's own loader and check it is for the entry's task."""
+    from compiler.exported import load_exported  # the compiler imports no JAX
+
+    exported = load_exported(export)
+    if exported.task not in (None, entry.task):
+        raise ValueError(f"{export}: exported for task {exported.task!r}, but {entry.name} is {entry.task!r}")
+    seed = exported.manifest.get("meta", {}).get("permutation_seed", entry.permutation_seed)
+    if seed != entry.permutation_seed:
+        raise ValueError(f"{export}: permutation seed {seed!r}, but the registry row of {entry.name} says "
+                         f"{entry.permutation_seed!r}")
 
 
 def build_samples(entry: ZooEntry, out: Path, *, n: int = DEFAULT_SAMPLES, source_dir: str | None = None) -> Path:
@@ -151,7 +155,7 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
     folders = {part: Path(folder) for part, folder in folders.items() if folder is not None}
     meta = check_params(entry, folders["params"])
     if "export" in folders:
-        check_export(folders["export"])
+        check_export(entry, folders["export"])
     entry = update_entry(entry, accuracies=accuracies, lava_sequences=lava_sequences, training_time=training_time,
                          training_command=meta.get("command") or None)
     archive = f"{MODELS_DIR}/{name}/{name}.zip"
