@@ -38,8 +38,8 @@ class Schedule:
         return 1.0 / self.period
 
     def total_steps(self, tokens: int) -> int:
-        """Steps until the last of `tokens` tokens has left the network."""
-        return (tokens - 1) * self.period + self.depth
+        """Steps until the last of `tokens` tokens has left the network (its entry step counts too)."""
+        return (tokens - 1) * self.period + self.depth + 1
 
     def entry_step(self, token: int) -> int:
         """0-based step at which token `token` enters."""

@@ -1,0 +1,105 @@
+"""`fixed_pt` process models of our neurons: each one calls compiler.fixed_point, the single definition of
+the arithmetic, so the Lava network and the NumPy/JAX references cannot drift apart."""
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from compiler import fixed_point as fp
+from compiler.lava.process import FixedGraded, FixedReadout, FixedS4D
+
+
+def _token(model) -> int | None:
+    """Index of the token this neuron group works on in the current step, or None in an idle step.
+
+    Lava counts steps from 1 and the source emits token k in step k·period + 1; a node `hop` synaptic
+    steps downstream sees it in step k·period + 1 + hop.
+    """
+    offset = model.time_step - 1 - int(model.hop[0])
+    period = int(model.period[0])
+    if offset < 0 or offset % period:
+        return None
+    return offset // period
+
+
+@implements(proc=FixedS4D, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyFixedS4DModel(PyLoihiProcessModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_re: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    s_im: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    a_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    a_im: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    b_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    b_im: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    x_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    x_im: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    shifts: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
+    hop: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    period: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    sequence_length: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def run_spk(self) -> None:
+        u = self.a_in.recv()
+        token = _token(self)
+        if token is not None:
+            if token % int(self.sequence_length[0]) == 0:
+                self.x_re[:] = 0
+                self.x_im[:] = 0
+            widths = fp.Widths(**self.proc_params["widths"])
+            shift_a, shift_b, _ = (int(s) for s in self.shifts)
+            x_re, x_im = fp.s4d_step(self.x_re, self.x_im, u, self.a_re, self.a_im, self.b_re, self.b_im,
+                                     shift_a, shift_b, widths)
+            self.x_re[:] = x_re
+            self.x_im[:] = x_im
+        widths = fp.Widths(**self.proc_params["widths"])
+        shift_msg = int(self.shifts[2])
+        self.s_re.send(fp.state_message(self.x_re, shift_msg, widths).astype(np.int32))
+        self.s_im.send(fp.state_message(self.x_im, shift_msg, widths).astype(np.int32))
+
+
+@implements(proc=FixedGraded, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyFixedGradedModel(PyLoihiProcessModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def run_spk(self) -> None:
+        acc = self.a_in.recv()
+        widths = fp.Widths(**self.proc_params["widths"])
+        if self.proc_params["relu"]:
+            out = fp.relu(acc + self.bias.astype(np.int64), widths)
+        else:
+            out = fp.channel(acc, self.bias, widths)
+        self.s_out.send(out.astype(np.int32))
+
+
+@implements(proc=FixedReadout, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyFixedReadoutModel(PyLoihiProcessModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    z: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    hop: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    period: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    sequence_length: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def run_spk(self) -> None:
+        acc = self.a_in.recv()
+        token = _token(self)
+        if token is not None:
+            if token % int(self.sequence_length[0]) == 0:
+                self.z[:] = 0
+            widths = fp.Widths(**self.proc_params["widths"])
+            self.z[:] = fp.readout(self.z, acc, self.bias, self.proc_params["accumulate"], widths)
+        self.s_out.send(self.z.astype(np.int32))
