@@ -342,3 +342,19 @@ def test_cli_list_and_info_print_one_json_object():
     unknown = _s4d("info", "smnist")
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: no model named 'smnist'")
     assert "smnist-s4d-67k" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_cli_download_prints_one_json_object_repairs_the_cache_and_force_fetches_again(tmp_path, tiny_archive):
+    registry = tiny_registry(tmp_path, tiny_archive, url=tiny_archive.as_uri())
+    registry.save()
+    env = {**os.environ, "S4D_ZOO_REGISTRY": str(registry.path), "S4D_CACHE": str(tmp_path / "cache")}
+    first = _s4d("download", "tiny-s4d", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    result = json.loads(first.stdout)
+    assert Path(result["path"]).is_dir() and result["sha256"] == registry.get("tiny-s4d").sha256
+    (Path(result["path"]) / "card.md").write_text("edited")  # an edited extraction is replaced
+    again = _s4d("download", "tiny-s4d", env=env)
+    assert again.returncode == 0 and again.stdout.strip() == result["path"]
+    assert (Path(result["path"]) / "card.md").read_text() == "# tiny\n"
+    forced = _s4d("download", "tiny-s4d", "--force", env=env)
+    assert forced.returncode == 0 and "B/s" in forced.stderr  # fetched again, with a progress bar

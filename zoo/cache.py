@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from zoo.archive import CHUNK, PARTS, extract_archive, verify_file
+from zoo.archive import CHUNK, PARTS, check_contents, extract_archive, verify_file
 from zoo.registry import Registry, UnknownModelError, ZooEntry, load_registry, unknown_name_message
 
 DEFAULT_CACHE = "~/.cache/s4d-jax"
@@ -132,16 +132,20 @@ def archive_of(entry: ZooEntry, registry: Registry, *, force: bool = False, prog
 
 
 def fetch(name: str, *, force: bool = False, progress: bool = True, registry: Registry | None = None) -> Path:
-    """The extracted, verified model directory of zoo model `name` (params/, qaft/, export/, samples.npz,
-    card.md). `force` downloads and extracts again even when the cache has them."""
+    """The extracted model directory of zoo model `name` (params/, qaft/, export/, samples.npz, card.md),
+    its files checked against contents.json on every call. `force` downloads and extracts again."""
     registry = registry or load_registry()
     entry = registry.get(name)
     archive = archive_of(entry, registry, force=force, progress=progress)
     model = cached_model(entry)
-    if force and model.exists():
+    if model.is_dir() and not force:
+        try:
+            check_contents(model, str(model))
+            return model
+        except (ValueError, OSError):
+            pass  # a damaged or edited extraction is replaced by a fresh one
+    if model.exists():
         shutil.rmtree(model)
-    if model.is_dir():
-        return model
     return extract_archive(archive, model)
 
 
