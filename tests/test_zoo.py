@@ -269,7 +269,7 @@ def _write_mnist_test_split(folder: Path, n: int = 12) -> tuple[np.ndarray, np.n
 
 @pytest.fixture(scope="module")
 def trained_dir(tmp_path_factory):
-    """A params directory of an untrained s4d-67k psMNIST model, written by s4d_jax.checkpoint."""
+    """params/ and qaft/ directories of untrained s4d-67k psMNIST models, written by s4d_jax.checkpoint."""
     from s4d_jax.checkpoint import save_params
     from s4d_jax.config import preset
     from s4d_jax.model import init_params
@@ -278,6 +278,7 @@ def trained_dir(tmp_path_factory):
     config = preset("s4d-67k")
     meta = {"task": "psmnist", "permutation_seed": 0, "metrics": {}, "command": "s4d train --task psmnist"}
     save_params(root / "params", config, init_params(config), meta)
+    save_params(root / "qaft", config, init_params(config, seed=1), meta)
     return root
 
 
@@ -300,7 +301,7 @@ def test_pack_is_reproducible_and_records_the_archive(tmp_path, cache, trained_d
     verify_file(registry.archive_path(saved), saved.sha256, saved.size, saved.name)
 
     model = resolve("psmnist-s4d-67k", registry=load_registry(registry.path))
-    assert sorted(p.name for p in model.iterdir()) == ["card.md", CONTENTS, "params", "samples.npz"]
+    assert sorted(p.name for p in model.iterdir()) == ["card.md", CONTENTS, "params", "qaft", "samples.npz"]
     from s4d_jax.data import permutation
     with np.load(model / "samples.npz", allow_pickle=False) as s:
         assert s["labels"].tolist() == labels[:5].tolist() and s["indices"].tolist() == list(range(5))

@@ -154,13 +154,19 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
                                 f"({source}/params does not exist)" if source else "pass --params or --from DIR")
     folders = {part: Path(folder) for part, folder in folders.items() if folder is not None}
     meta = check_params(entry, folders["params"])
+    if "qaft" in folders and (folders["qaft"] / "config.json").exists():
+        check_params(entry, folders["qaft"])
     if "export" in folders:
         check_export(entry, folders["export"])
     entry = update_entry(entry, accuracies=accuracies, lava_sequences=lava_sequences, training_time=training_time,
                          training_command=meta.get("command") or None)
+    try:
+        date = datetime.date.fromisoformat(date) if date else datetime.datetime.now(datetime.timezone.utc).date()
+    except ValueError:
+        raise ValueError(f"--date wants YYYY-MM-DD, got {date!r}") from None
     archive = f"{MODELS_DIR}/{name}/{name}.zip"
     entry = dataclasses.replace(entry, status="available", status_reason=None, archive=archive,
-                                date=date or datetime.datetime.now(datetime.timezone.utc).date().isoformat())
+                                date=date.isoformat())
     with tempfile.TemporaryDirectory() as tmp:
         card = Path(tmp) / CARD
         card.write_text(render_card(entry), encoding="utf-8")
