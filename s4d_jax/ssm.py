@@ -58,12 +58,16 @@ def _is_smooth(n: int) -> bool:
 
 
 def causal_conv(u: jax.Array, k: jax.Array) -> jax.Array:
-    """y[b, l, h] = Σ_{j≤l} k[h, l−j] · u[b, j, h] by real FFTs along time."""
+    """y[b, l, h] = Σ_{j≤l} k[h, l−j] · u[b, j, h] by real FFTs along time.
+
+    The FFTs run over the last axis of [B, H, L] (XLA's CPU FFT is markedly faster there than on a middle
+    axis), so the input is transposed once in and once out.
+    """
     length = u.shape[1]
     n = fft_size(length)
-    u_f = jnp.fft.rfft(u, n=n, axis=1)
-    k_f = jnp.fft.rfft(k.T, n=n, axis=0)
-    return jnp.fft.irfft(u_f * k_f, n=n, axis=1)[:, :length]
+    u_f = jnp.fft.rfft(jnp.swapaxes(u, 1, 2), n=n)
+    y = jnp.fft.irfft(u_f * jnp.fft.rfft(k, n=n), n=n)[..., :length]
+    return jnp.swapaxes(y, 1, 2)
 
 
 def chunk_length(length: int, target: int = 128) -> int:

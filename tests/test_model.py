@@ -27,7 +27,8 @@ def _logits(config, params, x, mode):
     return S4DClassifier(config).apply({"params": params}, x, mode)
 
 
-@pytest.mark.parametrize("config", [preset("s4d-67k"), preset("s4d-265k"), ODD, ODD_INV_LAST], ids=str)
+@pytest.mark.parametrize("config", [preset("s4d-67k"), preset("s4d-265k"), ODD, ODD_INV_LAST],
+                         ids=["67k", "265k", "odd", "odd-inv-last"])
 @pytest.mark.parametrize("length", [1, 7, 784])
 def test_modes_agree(config, length):
     params = _randomize(init_params(config), seed=length)
