@@ -57,6 +57,7 @@ class Allocation:
 
     @property
     def synaptic_memory_bytes(self) -> int:
+        """Synaptic memory over all cores (the model's weights as stored, dense or sparse)."""
         return sum(c.load.synaptic_bytes for c in self.cores)
 
     def cores_of(self, node: str) -> list[int]:
@@ -85,8 +86,7 @@ class _NodeCosts:
         for group in groups:
             nz = group.weights != 0
             row_nnz = nz.sum(axis=1)
-            row_bytes = (row_nnz * rs.SPARSE_SYNAPSE_BYTES if group.sparse
-                         else np.full(n, group.fan_in * rs.DENSE_SYNAPSE_BYTES))
+            row_bytes = rs.synaptic_row_bytes(row_nnz, group.fan_in, group.sparse)
             per["synaptic_bytes"] += row_bytes
             per["synaptic_ops"] += row_nnz
             per["synmem_reads"] += -(-row_bytes // rs.SYNMEM_WORD_BYTES)

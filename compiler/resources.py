@@ -155,8 +155,14 @@ def average_hops(cores: int) -> float:
     return max(1.0, math.sqrt(cores) / 2)
 
 
-def synaptic_bytes(nonzero: np.ndarray | int, rows: int, fan_in: int, sparse: bool) -> int:
-    """Bytes a block of `rows` target neurons needs for its incoming synapses."""
+def synaptic_row_bytes(row_nonzero: np.ndarray, fan_in: int, sparse: bool) -> np.ndarray:
+    """Synaptic memory of each target neuron: its nonzero synapses (sparse) or a full row of weights (dense)."""
+    row_nonzero = np.asarray(row_nonzero, np.int64)
     if sparse:
-        return int(np.sum(nonzero)) * SPARSE_SYNAPSE_BYTES
-    return rows * fan_in * DENSE_SYNAPSE_BYTES
+        return row_nonzero * SPARSE_SYNAPSE_BYTES
+    return np.full(row_nonzero.shape, fan_in * DENSE_SYNAPSE_BYTES, np.int64)
+
+
+def synaptic_bytes(group) -> int:
+    """Synaptic memory of a whole synapse group."""
+    return int(synaptic_row_bytes((group.weights != 0).sum(axis=1), group.fan_in, group.sparse).sum())

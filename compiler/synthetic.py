@@ -5,6 +5,11 @@ the spec's int32 bounds, so a seeded random network exercises them at any size w
 """
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 from compiler import fixed_point as fp
@@ -51,3 +56,34 @@ def random_inputs(net: fp.FixedNetwork, batch: int, length: int, seed: int = 0) 
     d_input = int(net.tensors["encoder.weight"].shape[1])
     high = (1 << net.widths.input) - 1
     return np.random.default_rng(seed).integers(0, high + 1, (batch, length, d_input))
+
+
+def write_exported(net: fp.FixedNetwork, path, task: str | None = None, samples=None) -> Path:
+    """Write `net` as an exported model directory (docs/export_format.md), integer tensors only.
+
+    `samples` = (inputs, labels) adds a samples.npz of test sequences. Written to a temporary sibling and
+    renamed, like every exported model.
+    """
+    from compiler.exported import FORMAT_VERSION, MANIFEST, TENSORS, tensor_sha256
+    from compiler.samples import SAMPLES_FILE
+
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    d_input = int(net.tensors["encoder.weight"].shape[1])
+    arch = {"d_input": d_input, "n_classes": int(net.tensors["decoder.weight"].shape[0]),
+            "d_model": net.d_model, "d_state": 2 * net.n_modes, "n_layers": net.n_layers, "pooling": net.pooling}
+    manifest = {
+        "format_version": FORMAT_VERSION, "architecture": arch, "task": task, "meta": {},
+        "input": {"dtype": "uint8", "min": 0, "max": (1 << net.widths.input) - 1, "exponent": net.exponents["input"]},
+        "fixed_point": {"widths": net.widths.to_dict(), "exponents": {k: int(v) for k, v in net.exponents.items()}},
+        "quantization": {"method": "random"},
+        "tensors": {name: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": tensor_sha256(a)}
+                    for name, a in net.tensors.items()},
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    np.savez(tmp / TENSORS, **{name: np.asarray(a) for name, a in net.tensors.items()})
+    if samples is not None:
+        inputs, labels = samples
+        np.savez(tmp / SAMPLES_FILE, inputs=np.asarray(inputs), labels=np.asarray(labels))
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,83 @@
+"""`s4d compile`: an exported model (or zoo name) → Loihi 2 mapping report, optionally simulated in Lava."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from compiler.resources import MAX_CHIPS
+
+JSON_HELP = "print exactly one JSON object on stdout"
+
+
+def resolve_model(model: str) -> Path:
+    """An exported model directory from a path or a zoo name (its export/ part)."""
+    path = Path(model).expanduser()
+    if not path.exists():
+        try:
+            import zoo
+        except ModuleNotFoundError as err:
+            raise FileNotFoundError(f"no model directory at {path}") from err
+        path = zoo.resolve(model)
+    for candidate in (path, path / "export"):
+        if (candidate / "manifest.json").is_file():
+            return candidate
+    raise ValueError(f"{path} is not an exported model directory (no manifest.json); export a checkpoint "
+                     f"first with `s4d export {model} --out DIR`")
+
+
+def compile_command(
+    model: str = typer.Argument(..., help="exported model directory or zoo name"),
+    mode: str = typer.Option("pipelined", "--mode", help="pipelined | fall-through"),
+    objective: str = typer.Option("cores", "--objective", help="cores (fewest) | latency (least-loaded busiest core)"),
+    simulate: int = typer.Option(0, "--simulate", help="run N test sequences in Lava and check them bit for bit"),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help=".npz with 'inputs' [N, L, C] (and 'labels')"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="prepared tfds data for the task's test split"),
+    max_chips: int = typer.Option(MAX_CHIPS, "--max-chips", help="refuse mappings needing more Loihi 2 chips"),
+    out: Optional[Path] = typer.Option(None, "--out", help="write ir.json, allocation.json, report.json here"),
+    show_ir: bool = typer.Option(False, "--show-ir", help="print the IR graph (JSON, without tensors)"),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Map a model onto Loihi 2 neurocores, report cores, memory, latency and energy estimates; with
+    --simulate N run it in Lava's fixed-point simulation and compare every token with the spec's reference."""
+    from compiler import samples
+    from compiler.exported import load_exported
+    from compiler.frontend import from_exported
+    from compiler.pipeline import compile_graph, format_report, summary, write_outputs
+
+    if simulate < 0:
+        raise ValueError(f"--simulate must be ≥ 0, got {simulate}")
+    directory = resolve_model(model)
+    exported = load_exported(directory)
+    compiled = compile_graph(from_exported(exported), mode, objective, max_chips)
+    result = summary(compiled)
+    result["model"] = str(directory)
+    if show_ir:
+        print(compiled.graph.to_json(), file=sys.stderr if as_json else sys.stdout)
+    if simulate:
+        x, labels = samples.select(directory, exported.manifest, simulate, inputs, data_dir)
+        result.update(_simulate(compiled, exported.network, x, labels))
+    if out is not None:
+        result["out"] = str(write_outputs(out, compiled, result))
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(format_report(compiled, result))
+
+
+def _simulate(compiled, network, x, labels) -> dict:
+    import lava.magma.core.process.process  # noqa: F401  Lava sets the multiprocessing start method on
+    from tqdm import tqdm                   # import, which must happen before tqdm creates its lock
+
+    from compiler.pipeline import verify
+
+    steps = compiled.schedule.total_steps(x.shape[0] * x.shape[1])
+    with tqdm(total=steps, desc="lava", unit="step", file=sys.stderr, leave=False) as bar:
+        return verify(compiled, network, x, labels, progress=bar.update)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compile")(compile_command)
