@@ -22,6 +22,7 @@ from zoo.archive import CONTENTS, archive_inputs, check_contents, extract_archiv
 from zoo.cache import DownloadError, cached_archive, cached_model, fetch, resolve
 from zoo.cards import NOT_MEASURED, render_card
 from zoo.registry import Registry, UnknownModelError, ZooEntry, load_registry
+from zoo.samples import load_samples
 
 REPO = Path(__file__).resolve().parents[1]
 REGISTRY = load_registry(REPO / "zoo" / "registry.json")
@@ -116,7 +117,8 @@ def tiny_archive(tmp_path_factory) -> Path:
     (src / "params").mkdir()
     (src / "params" / "config.json").write_text(json.dumps({"d_model": 4}))
     np.savez(src / "params" / "params.npz", w=np.arange(4096, dtype=np.float32))
-    np.savez(src / "samples.npz", sequences=np.zeros((2, 784, 1), np.uint8), labels=np.array([7, 2]))
+    np.savez(src / "samples.npz", sequences=np.zeros((2, 784, 1), np.uint8), labels=np.array([7, 2]),
+             indices=np.array([0, 1]), source=np.asarray("zeros"))
     (src / "card.md").write_text("# tiny\n")
     out = src / "tiny.zip"
     write_archive(out, archive_inputs({"params": src / "params"}, src / "samples.npz", src / "card.md"))
@@ -180,8 +182,7 @@ def test_download_over_http_verifies_extracts_and_reuses_the_cache(tmp_path, cac
         assert server.requests == 1  # the second call used the cache
         fetch("tiny-s4d", force=True, registry=registry, progress=False)
         assert server.requests == 2
-    with np.load(model / "samples.npz") as samples:
-        assert samples["labels"].tolist() == [7, 2]
+    assert load_samples(model).labels.tolist() == [7, 2]
     assert not [f for f in cache_files(cache) if f.startswith(".partial")]
 
 
@@ -303,10 +304,10 @@ def test_pack_is_reproducible_and_records_the_archive(tmp_path, cache, trained_d
     model = resolve("psmnist-s4d-67k", registry=load_registry(registry.path))
     assert sorted(p.name for p in model.iterdir()) == ["card.md", CONTENTS, "params", "qaft", "samples.npz"]
     from s4d_jax.data import permutation
-    with np.load(model / "samples.npz", allow_pickle=False) as s:
-        assert s["labels"].tolist() == labels[:5].tolist() and s["indices"].tolist() == list(range(5))
-        want = images[:5].reshape(5, 784, 1)[:, permutation(0, 784)]
-        assert np.array_equal(s["sequences"], want) and "permuted" in str(s["source"])
+    samples = load_samples(model, task="psmnist")
+    assert samples.labels.tolist() == labels[:5].tolist() and samples.indices.tolist() == list(range(5))
+    want = images[:5].reshape(5, 784, 1)[:, permutation(0, 784)]
+    assert np.array_equal(samples.sequences, want) and "permuted" in samples.source
     from s4d_jax.checkpoint import load_params_dir
     config, _, meta = load_params_dir(model / "params")
     assert config.d_model == 64 and meta["task"] == "psmnist"
@@ -332,6 +333,11 @@ def test_pack_refuses_params_of_another_task_and_a_bad_export(tmp_path, trained_
 def _s4d(*args, env=None):
     return subprocess.run([sys.executable, "-m", "s4d_jax.cli", "zoo", *args], capture_output=True, text=True,
                           env=env, cwd=REPO, timeout=60)
+
+
+def test_zoo_imports_no_jax():
+    code = "import sys, zoo, zoo.cli, zoo.package; assert 'jax' not in sys.modules, 'zoo imported jax'"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True).returncode == 0
 
 
 def test_cli_list_and_info_print_one_json_object():

@@ -7,6 +7,7 @@ imports JAX.
 from zoo.archive import PARTS
 from zoo.cache import DownloadError, cache_dir, fetch, resolve
 from zoo.registry import Registry, UnknownModelError, ZooEntry, load_registry
+from zoo.samples import Samples, load_samples
 
-__all__ = ["PARTS", "DownloadError", "Registry", "UnknownModelError", "ZooEntry", "cache_dir", "fetch",
-           "load_registry", "resolve"]
+__all__ = ["PARTS", "DownloadError", "Registry", "Samples", "UnknownModelError", "ZooEntry", "cache_dir", "fetch",
+           "load_registry", "load_samples", "resolve"]

@@ -14,16 +14,10 @@ import json
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from zoo.archive import CARD, PARTS, SAMPLES, archive_inputs, write_archive
 from zoo.cards import render_card
 from zoo.registry import ACCURACY_KINDS, MODELS_DIR, Registry, ZooEntry, load_registry, write_text_atomic
-
-DEFAULT_SAMPLES = 8
-SAMPLE_KEYS = ("sequences", "labels", "indices", "source")
-SOURCE_FILES = {"mnist": "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (original MNIST)",
-                "cifar10": "cifar-10-batches-py/test_batch (official CIFAR-10 python batches)"}
+from zoo.samples import DEFAULT_SAMPLES, build_samples, load_samples
 
 
 def parse_accuracies(items: list[str]) -> dict[str, float]:
@@ -99,43 +93,6 @@ def check_export(entry: ZooEntry, export: Path) -> None:
                          f"{entry.permutation_seed!r}")
 
 
-def build_samples(entry: ZooEntry, out: Path, *, n: int = DEFAULT_SAMPLES, source_dir: str | None = None) -> Path:
-    """Write the first `n` examples of the task's original test split as model-order uint8 sequences
-    (permuted for psMNIST), with labels, their indices in the test split and a note of their source."""
-    from s4d_jax.data import get_task, permutation, resolve_source_dir
-    from s4d_jax.data.builders import read_cifar10, read_mnist
-
-    task = get_task(entry.task)
-    manual = resolve_source_dir(source_dir) / task.source
-    images, labels = (read_mnist if task.source == "mnist" else read_cifar10)(manual, "test")
-    if not 1 <= n <= len(labels):
-        raise ValueError(f"--samples must be between 1 and {len(labels)}, got {n}")
-    sequences = np.asarray(images[:n], np.uint8).reshape(n, task.length, task.channels)
-    note = (f"{task.source} test split, examples 0..{n - 1}, from {SOURCE_FILES[task.source]}; "
-            f"uint8 [n, {task.length}, {task.channels}] in the model's token order")
-    if task.permuted:
-        sequences = sequences[:, permutation(entry.permutation_seed, task.length)]
-        note += f" (pixels permuted with s4d_jax.data.permutation({entry.permutation_seed}))"
-    note += "; model input = sequences / 255"
-    np.savez(out, sequences=np.ascontiguousarray(sequences), labels=np.asarray(labels[:n], np.int32),
-             indices=np.arange(n, dtype=np.int64), source=np.asarray(note))
-    return out
-
-
-def check_samples(entry: ZooEntry, samples: Path) -> None:
-    from s4d_jax.data import get_task
-
-    task = get_task(entry.task)
-    with np.load(samples, allow_pickle=False) as npz:
-        missing = [k for k in SAMPLE_KEYS if k not in npz.files]
-        if missing:
-            raise ValueError(f"{samples}: missing arrays {missing} (want {SAMPLE_KEYS})")
-        shape = npz["sequences"].shape
-        if len(shape) != 3 or shape[1:] != (task.length, task.channels) or npz["labels"].shape != shape[:1]:
-            raise ValueError(f"{samples}: sequences {shape} / labels {npz['labels'].shape} do not fit task "
-                             f"{task.name} ([n, {task.length}, {task.channels}] and [n])")
-
-
 def pack(name: str, *, source: Path | None = None, params: Path | None = None, qaft: Path | None = None,
          export: Path | None = None, samples: Path | None = None, n_samples: int = DEFAULT_SAMPLES,
          source_dir: str | None = None, accuracies: dict[str, float] | None = None,
@@ -172,7 +129,7 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
         card.write_text(render_card(entry), encoding="utf-8")
         if samples is None:
             samples = build_samples(entry, Path(tmp) / SAMPLES, n=n_samples, source_dir=source_dir)
-        check_samples(entry, Path(samples))
+        load_samples(Path(samples), task=entry.task)
         files = archive_inputs(folders, Path(samples), card)
         sha256, size = write_archive(registry.root / archive, files)
     entry = dataclasses.replace(entry, sha256=sha256, size=size)
