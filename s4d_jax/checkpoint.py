@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +86,7 @@ def load_params_dir(path: Path):
         meta = json.loads((path / "meta.json").read_text())
         with np.load(path / "params.npz", allow_pickle=False) as npz:
             flat = {k: npz[k] for k in npz.files}
-    except (ValueError, TypeError, OSError, KeyError) as err:
+    except (ValueError, TypeError, OSError, KeyError, zipfile.BadZipFile) as err:
         raise ValueError(f"{path} is corrupt or half-written: {err}") from err
     params = unflatten_params(flat)
     check_architecture(config, params, str(path))

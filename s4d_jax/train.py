@@ -39,6 +39,7 @@ class TrainConfig:
     limit_train: int | None = None
     permutation_seed: int = data.DEFAULT_PERMUTATION_SEED
     eval_batch_size: int = 100
+    model_overrides: tuple[tuple[str, object], ...] = ()  # (ModelConfig field, value) pairs changing the preset
 
     def __post_init__(self) -> None:
         data.get_task(self.task)
@@ -54,13 +55,15 @@ class TrainConfig:
             raise ValueError("weight decay and warm-up must be ≥ 0 and the clipping norm > 0")
         if self.limit_train is not None and self.limit_train < self.batch_size:
             raise ValueError(f"--limit-train {self.limit_train} is smaller than one batch of {self.batch_size}")
+        self.model_config()  # a bad preset or override fails here, before any work
 
     def model_config(self) -> ModelConfig:
         task = data.get_task(self.task)
-        return preset(self.preset, d_input=task.channels, n_classes=task.n_classes)
+        return preset(self.preset, d_input=task.channels, n_classes=task.n_classes, **dict(self.model_overrides))
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """As plain JSON types (so that a saved config compares equal to a given one)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
 def param_labels(params):
@@ -130,12 +133,14 @@ def prepare_workdir(workdir: Path, cfg: TrainConfig, resume: bool, command: str)
     if workdir.is_dir() and any(workdir.iterdir()):
         if not resume:
             raise FileExistsError(f"workdir {workdir} is not empty; pass --resume to continue it or choose another")
-        if config_file.is_file():
-            saved = json.loads(config_file.read_text())["train_config"]
-            diff = {k: (saved.get(k), v) for k, v in cfg.to_dict().items() if saved.get(k) != v}
-            if diff:
-                raise ValueError(f"cannot resume {workdir} with different settings (saved, given): {diff}")
-            return
+        if not config_file.is_file():
+            raise ValueError(f"{workdir} is not empty and is not a training workdir (no {config_file.name})")
+        # fields added since the run started count with their defaults
+        saved = {**TrainConfig().to_dict(), **json.loads(config_file.read_text())["train_config"]}
+        diff = {k: (saved.get(k), v) for k, v in cfg.to_dict().items() if saved.get(k) != v}
+        if diff:
+            raise ValueError(f"cannot resume {workdir} with different settings (saved, given): {diff}")
+        return
     workdir.mkdir(parents=True, exist_ok=True)
     if not os.access(workdir, os.W_OK):
         raise PermissionError(f"workdir {workdir} is not writable")
@@ -233,7 +238,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
                 loss_sum += float(losses.sum())
                 correct_sum += int(corrects.sum())
                 bar.update(len(pending))
-                done = bar.n
+                done = step - epoch * steps_per_epoch
                 elapsed = time.time() - t0
                 bar.set_postfix(loss=f"{loss_sum / done:.4f}", acc=f"{correct_sum / (done * cfg.batch_size):.4f}",
                                 sps=f"{done * cfg.batch_size / elapsed:.0f}")

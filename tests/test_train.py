@@ -1,0 +1,191 @@
+"""Training, checkpoints and evaluation: exact resume after a kill, data parallelism, model files, clear errors."""
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from s4d_jax import checkpoint, cli
+from s4d_jax.evaluate import evaluate
+from s4d_jax.train import TrainConfig, optimizer, param_labels, train
+from test_data import mock_tfds
+
+TINY = (("d_model", 8), ("d_state", 4), ("n_layers", 2))
+CFG = TrainConfig(epochs=3, batch_size=10, eval_batch_size=10, limit_train=40, warmup_epochs=0.5,
+                  model_overrides=TINY)
+TIMING = ("train_time_s", "epoch_time_s", "samples_per_s", "time")
+
+DRIVER = """
+import json, sys
+sys.path.insert(0, {tests!r})
+import jax
+from test_data import mock_tfds
+from s4d_jax.train import TrainConfig, train
+cfg = TrainConfig(**json.loads(sys.argv[2]))
+with mock_tfds():
+    train(cfg, sys.argv[1], resume=True, progress=False)
+print("devices", jax.local_device_count())
+"""
+
+
+def _run_driver(tmp_path, workdir, cfg=CFG, env=None):
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER.format(tests=str(Path(__file__).parent)))
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})}
+    return subprocess.run([sys.executable, str(driver), str(workdir), json.dumps(cfg.to_dict())],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def _metrics(workdir):
+    lines = (Path(workdir) / checkpoint.METRICS).read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in lines]
+
+
+def _latest(workdir):
+    manager = checkpoint.checkpoint_manager(Path(workdir), read_only=True)
+    return checkpoint.load_workdir(Path(workdir), step=manager.latest_step())
+
+
+@pytest.mark.slow
+def test_resume_after_kill_in_epoch_2_is_bit_identical_and_two_devices_agree(tmp_path):
+    full = _run_driver(tmp_path, tmp_path / "full")
+    assert full.returncode == 0, full.stderr
+    killed = _run_driver(tmp_path, tmp_path / "killed", env={"S4D_TRAIN_KILL_AFTER_STEP": "6"})
+    assert killed.returncode == -9  # SIGKILL in the middle of epoch 2 (steps 5..8)
+    assert len(_metrics(tmp_path / "killed")) == 1
+    resumed = _run_driver(tmp_path, tmp_path / "killed")
+    assert resumed.returncode == 0, resumed.stderr
+    assert _metrics(tmp_path / "killed") == _metrics(tmp_path / "full")
+    (_, p_full, _), (_, p_resumed, _) = _latest(tmp_path / "full"), _latest(tmp_path / "killed")
+    for key, value in checkpoint.flatten_params(p_full).items():
+        assert np.array_equal(checkpoint.flatten_params(p_resumed)[key], value), key
+
+    two = _run_driver(tmp_path, tmp_path / "two", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert two.returncode == 0, two.stderr
+    assert "devices 2" in two.stdout
+    _, p_two, _ = _latest(tmp_path / "two")
+    for key, value in checkpoint.flatten_params(p_full).items():
+        np.testing.assert_allclose(checkpoint.flatten_params(p_two)[key], value, rtol=1e-3, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A finished tiny training run on mocked data: (workdir, its config)."""
+    workdir = tmp_path_factory.mktemp("run") / "work"
+    cfg = dataclasses.replace(CFG, epochs=2)
+    with mock_tfds():
+        train(cfg, workdir, command="s4d train (test)", progress=False)
+    return workdir, cfg
+
+
+def test_metrics_log_and_best_checkpoint(run):
+    workdir, cfg = run
+    records = [json.loads(line) for line in (workdir / checkpoint.METRICS).read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2] and records[-1]["step"] == 8
+    assert all(0 <= r["val_accuracy"] <= 1 and r["samples_per_s"] > 0 for r in records)
+    best = max(records, key=lambda r: r["val_accuracy"])
+    config, params, meta = checkpoint.load_model(workdir)
+    assert meta["metrics"]["val_accuracy"] == best["val_accuracy"] and meta["task"] == "smnist"
+    assert config == cfg.model_config() and meta["permutation_seed"] is None
+
+
+def test_existing_workdir_is_never_overwritten(run):
+    workdir, cfg = run
+    before = (workdir / checkpoint.METRICS).read_text()
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(cfg, workdir)
+    with pytest.raises(ValueError, match="different settings.*lr"):
+        train(dataclasses.replace(cfg, lr=0.5), workdir, resume=True)
+    assert (workdir / checkpoint.METRICS).read_text() == before
+
+
+def test_params_directory_round_trip_and_errors(run, tmp_path):
+    config, params, meta = checkpoint.load_model(run[0])
+    path = checkpoint.save_params(tmp_path / "model", config, params, meta)
+    config2, params2, meta2 = checkpoint.load_model(path)
+    assert config2 == config and meta2 == meta
+    flat, flat2 = checkpoint.flatten_params(params), checkpoint.flatten_params(params2)
+    assert "layers_0/log_dt" in flat2 and all(np.array_equal(flat[k], flat2[k]) for k in flat)
+    assert sorted(os.listdir(tmp_path)) == ["model"]  # no temporary left behind
+    with pytest.raises(FileExistsError):
+        checkpoint.save_params(path, config, params, meta)
+
+    with pytest.raises(FileNotFoundError, match="no model at"):
+        checkpoint.load_model(tmp_path / "absent")
+    other = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**other, "d_model": 16}))
+    with pytest.raises(ValueError, match="do not match the architecture"):
+        checkpoint.load_model(path)
+    (path / "config.json").write_text(json.dumps(other))
+    (path / "params.npz").write_bytes((path / "params.npz").read_bytes()[:100])
+    with pytest.raises(ValueError, match="corrupt or half-written"):
+        checkpoint.load_model(path)
+    (path / "meta.json").unlink()
+    with pytest.raises(ValueError, match="missing meta.json"):
+        checkpoint.load_model(path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="neither a params directory nor a training workdir"):
+        checkpoint.load_model(tmp_path / "empty")
+
+
+def test_modes_agree_on_accuracy(run):
+    from s4d_jax import data
+
+    config, params, _ = checkpoint.load_model(run[0])
+    with mock_tfds():
+        split = data.load("smnist", "test")
+        results = [evaluate(config, params, split, mode=m, batch_size=8, limit=20) for m in ("conv", "scan", "recurrent")]
+    assert [r["n"] for r in results] == [20, 20, 20]
+    assert len({r["accuracy"] for r in results}) == 1
+    np.testing.assert_allclose([r["loss"] for r in results], results[0]["loss"], rtol=1e-4)
+
+
+def test_ssm_group_gets_no_weight_decay():
+    cfg = TrainConfig(lr=0.1, ssm_lr=0.1, weight_decay=0.5, warmup_epochs=0, model_overrides=TINY)
+    from s4d_jax.model import init_params
+
+    params = init_params(cfg.model_config())
+    labels = checkpoint.flatten_params(param_labels(params))
+    assert {k for k, v in labels.items() if v == "ssm"} == {
+        f"layers_{i}/{n}" for i in range(2) for n in ("log_dt", "log_neg_re_a", "im_a", "b")}
+    tx = optimizer(cfg, steps_per_epoch=10)
+    zeros = jax.tree_util.tree_map(np.zeros_like, params)
+    updates, _ = tx.update(zeros, tx.init(params), params)
+    flat = checkpoint.flatten_params(updates)
+    assert all(not flat[k].any() for k, v in labels.items() if v == "ssm")
+    assert flat["decoder/kernel"].any() and flat["layers_0/c"].any()
+
+
+def _cli(args, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["s4d", *args])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    return exit_.value.code, capsys.readouterr()
+
+
+def test_eval_cli_prints_one_json_object(run, capsys, monkeypatch):
+    with mock_tfds():
+        code, out = _cli(["eval", str(run[0]), "--mode", "recurrent", "--limit", "12", "--batch-size", "5",
+                          "--json"], capsys, monkeypatch)
+    assert code == 0, out.err
+    result = json.loads(out.out)
+    assert result["n"] == 12 and result["mode"] == "recurrent" and result["task"] == "smnist"
+    assert 0 <= result["accuracy"] <= 1
+
+
+def test_cli_errors_are_one_line(run, capsys, monkeypatch, tmp_path):
+    code, out = _cli(["eval", str(run[0]), "--task", "mnist", "--json"], capsys, monkeypatch)
+    assert code == 2 and out.err.strip() == "error: unknown task 'mnist'; choose one of ['psmnist', 'scifar', 'smnist']"
+    code, out = _cli(["eval", str(run[0]), "--task", "scifar"], capsys, monkeypatch)
+    assert code == 2 and "3 input channels" in out.err
+    code, out = _cli(["train", "--workdir", str(run[0]), "--epochs", "1"], capsys, monkeypatch)
+    assert code == 2 and "not empty" in out.err and out.out == ""
+    (tmp_path / "locked").mkdir(mode=0o500)
+    if not os.access(tmp_path / "locked", os.W_OK):  # root can write anywhere
+        code, out = _cli(["train", "--workdir", str(tmp_path / "locked" / "w")], capsys, monkeypatch)
+        assert code == 2 and out.err.startswith("error:")
