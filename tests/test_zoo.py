@@ -77,6 +77,8 @@ def test_unknown_name_lists_the_closest_names(tmp_path):
     with pytest.raises(UnknownModelError, match="psmnist-s4d-67k"):
         REGISTRY.get("psmnist")
     assert resolve(tmp_path) == tmp_path  # an existing path is used as is
+    with pytest.raises(ValueError, match="empty"):
+        resolve("")
 
 
 def test_not_yet_available_model_says_why(cache):
@@ -94,6 +96,8 @@ def test_registry_rejects_bad_rows():
         Registry(Path("registry.json"), (ZooEntry(**base, status="available", url="https://x/m.zip"),))
     with pytest.raises(ValueError, match="listed twice"):
         Registry(Path("registry.json"), (ZooEntry(**base, status_reason="r"),) * 2)
+    with pytest.raises(ValueError, match="names files"):
+        ZooEntry(**{**base, "name": "../m"}, status_reason="r")
     with pytest.raises(ValueError, match="url must start"):
         ZooEntry(**base, status="available", url="ftp://x/m.zip", sha256="0" * 64, size=3)
     with pytest.raises(ValueError, match="permutation seed"):

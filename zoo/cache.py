@@ -153,6 +153,8 @@ def resolve(name_or_path: str | os.PathLike, *, part: str | None = None, force: 
             progress: bool = True, registry: Registry | None = None) -> Path:
     """A MODEL argument as a directory: an existing path is returned as is; a zoo name is fetched, verified
     and extracted, and its model directory returned (or its `part` subfolder: params, qaft or export)."""
+    if not str(name_or_path).strip():
+        raise ValueError("the MODEL argument is empty: give a zoo name or a path")
     path = Path(name_or_path).expanduser()
     if path.exists():
         return path

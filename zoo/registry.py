@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,8 @@ class ZooEntry:
 
     def __post_init__(self) -> None:
         where = f"zoo entry {self.name!r}"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", self.name):
+            raise ValueError(f"{where}: a name is lowercase letters, digits, '-' and '.' (it names files)")
         if self.status not in STATUSES:
             raise ValueError(f"{where}: status must be one of {STATUSES}, got {self.status!r}")
         if self.status != "available" and not self.status_reason:
