@@ -1,0 +1,188 @@
+"""The compiler without Lava: IR, passes, allocation limits, multi-chip, refusals, schedules, no JAX."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler import resources as rs
+from compiler.allocate import MappingError, allocate
+from compiler.frontend import from_network
+from compiler.ir import Graded, Graph, S4DStates, SynapseGroup, graph_from_dict
+from compiler.passes import WidthError, check_widths, drop_zero_synapses, fuse_parallel_groups, run_all
+from compiler.pipeline import compile_graph, layer_table, summary
+from compiler.schedule import schedule
+from compiler.synthetic import random_network
+
+
+def small_graph(**kwargs) -> Graph:
+    return from_network(random_network(**kwargs))
+
+
+def test_compiler_imports_without_jax():
+    code = ("import pkgutil, importlib, sys, compiler\n"
+            "for m in pkgutil.walk_packages(compiler.__path__, 'compiler.'): importlib.import_module(m.name)\n"
+            "bad = sorted(k for k in sys.modules if k.split('.')[0] in ('jax', 'jaxlib', 'flax'))\n"
+            "print(len(list(pkgutil.walk_packages(compiler.__path__, 'compiler.'))), bad)\n"
+            "assert not bad, bad\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[0]) >= 10  # every submodule, compiler.lava.* included, was imported
+
+
+def test_ir_structure_and_json_round_trip():
+    graph = small_graph(d_model=4, d_state=4, n_layers=2, n_classes=3)
+    # encoder + (expansion, S4D, c_re/c_im/d, ReLU, mixer) per layer + decoder: 3 hops per layer + 2
+    assert graph.depth() == 2 + 3 * 2
+    s4d = graph.node("x.0")
+    assert isinstance(s4d, S4DStates) and s4d.size == 8 and (s4d.shift_a, s4d.shift_msg) == (15, 8)
+    assert graph.node("layers.0.d").delay == 1  # the D path is aligned with the C path
+    assert {e.src_port for e in graph.outputs_of("x.0")} == {"re", "im"}
+    back = graph_from_dict(json.loads(graph.to_json(tensors=True)))
+    assert [n.name for n in back.nodes] == [n.name for n in graph.nodes]
+    assert np.array_equal(back.node("mixers.1").weights, graph.node("mixers.1").weights)
+    assert back.edges == graph.edges
+    assert "values" not in graph.to_json()  # --show-ir prints summaries, not tensors
+
+
+def test_width_violations_are_refused_with_the_node_named():
+    graph = small_graph(d_model=4, d_state=4, n_layers=1)
+    wide = replace(graph.node("mixers.0"), weights=np.full((4, 4), 200))
+    with pytest.raises(WidthError, match=r"node 'mixers.0': weights span \[200, 200\], outside the 8-bit"):
+        check_widths(graph.replace_nodes([wide if n.name == "mixers.0" else n for n in graph.nodes]))
+    loud = replace(graph.node("y.0"), width=24)  # 24-bit ReLU messages overflow the mixer's int32 accumulator
+    with pytest.raises(WidthError, match=r"node 'mixers.0': the accumulation can reach .* beyond the 32-bit"):
+        check_widths(graph.replace_nodes([loud if n.name == "y.0" else n for n in graph.nodes]))
+    huge = replace(graph.node("u.0"), width=25)
+    with pytest.raises(WidthError, match="25-bit messages, graded spikes carry at most 24"):
+        check_widths(graph.replace_nodes([huge if n.name == "u.0" else n for n in graph.nodes]))
+
+
+def test_sparsity_pass_drops_zero_groups_and_marks_sparse_ones():
+    graph = small_graph(d_model=8, d_state=8, n_layers=1)
+    zero = replace(graph.node("layers.0.d"), weights=np.zeros((8, 8), np.int64))
+    graph = graph.replace_nodes([zero if n.name == "layers.0.d" else n for n in graph.nodes])
+    out, info = drop_zero_synapses(graph)
+    assert info["removed_groups"] == ["layers.0.d"]
+    assert "layers.0.d" not in [n.name for n in out.nodes] and not out.inputs_of("layers.0.d")
+    assert out.node("layers.0.expansion").sparse and not out.node("mixers.0").sparse
+
+
+def test_parallel_groups_fuse_only_when_exact():
+    graph = small_graph(d_model=4, d_state=4, n_layers=1)
+    twin = replace(graph.node("mixers.0"), name="mixers.0b")
+    edges = list(graph.edges) + [e for e in [replace(e, src="mixers.0b") if e.src == "mixers.0" else
+                                             replace(e, dst="mixers.0b") if e.dst == "mixers.0" else None
+                                             for e in graph.edges] if e is not None]
+    nodes = list(graph.nodes)
+    nodes.insert(nodes.index(graph.node("mixers.0")) + 1, twin)
+    doubled = Graph(tuple(nodes), tuple(edges), graph.meta)
+    _, fused = fuse_parallel_groups(doubled)
+    assert fused == []  # a right shift floors each group separately: merging would change results
+    exact = [replace(n, weights=n.weights // 4, exponent=0) if n.name.startswith("mixers.0") else n
+             for n in doubled.nodes]
+    out, fused = fuse_parallel_groups(doubled.replace_nodes(exact))
+    assert fused == ["mixers.0b into mixers.0"]
+    assert np.array_equal(out.node("mixers.0").weights, 2 * (graph.node("mixers.0").weights // 4))
+
+
+def test_schedules_follow_the_depth():
+    graph, _ = run_all(small_graph(d_model=4, d_state=4, n_layers=4))
+    pipe, fall = schedule(graph, "pipelined"), schedule(graph, "fall-through")
+    assert pipe.latency_steps == fall.latency_steps == graph.depth() == 14
+    assert pipe.tokens_per_step == 1.0 and fall.tokens_per_step == pytest.approx(1 / 14)
+    assert [pipe.active("x.0", t, 3) for t in range(6)] == [False, False, True, True, True, False]
+    assert [t for t in range(60) if fall.active("x.0", t, 3)] == [2, 16, 30]
+    with pytest.raises(ValueError, match="unknown mode"):
+        schedule(graph, "bursty")
+
+
+def _check_allocation(graph: Graph, alloc) -> None:
+    placed = {n.name: n.size for n in graph.nodes if isinstance(n, (Graded, S4DStates)) or n.name == "logits"}
+    covered = {name: np.zeros(size, int) for name, size in placed.items()}
+    for core in alloc.cores:
+        load = core.load
+        assert load.neurons <= rs.MAX_NEURONS_PER_CORE
+        assert load.synaptic_bytes <= rs.SYNAPTIC_MEMORY_BYTES
+        assert load.memory_bytes <= rs.CORE_MEMORY_BYTES
+        assert load.neurons == sum(s.neurons for s in core.slices)
+        assert core.chip == core.index // rs.CORES_PER_CHIP
+        for s in core.slices:
+            covered[s.node][s.start:s.stop] += 1
+    assert all((c == 1).all() for c in covered.values())  # every neuron placed exactly once
+    assert alloc.chips == -(-len(alloc.cores) // rs.CORES_PER_CHIP)
+
+
+@settings(max_examples=25, deadline=None)
+@given(d_model=st.integers(1, 24), modes=st.integers(1, 12), n_layers=st.integers(1, 3),
+       d_input=st.integers(1, 3), n_classes=st.integers(1, 10), neurons=st.integers(6, 300),
+       synaptic=st.integers(400, 4000), extra=st.integers(0, 4000), seed=st.integers(0, 1000))
+def test_allocation_respects_every_limit(d_model, modes, n_layers, d_input, n_classes, neurons, synaptic, extra,
+                                         seed):
+    graph, _ = run_all(small_graph(d_input=d_input, d_model=d_model, d_state=2 * modes, n_layers=n_layers,
+                                   n_classes=n_classes, seed=seed))
+    # shrink the core so that random small models need many cores and every limit binds somewhere
+    with mock.patch.multiple(rs, MAX_NEURONS_PER_CORE=neurons, SYNAPTIC_MEMORY_BYTES=synaptic,
+                             CORE_MEMORY_BYTES=synaptic + extra, CORES_PER_CHIP=8):
+        try:
+            fewest = allocate(graph, "cores")
+        except MappingError as err:
+            assert "cannot be mapped: one neuron needs" in str(err)
+            return
+        _check_allocation(graph, fewest)
+        spread = allocate(graph, "latency")
+        _check_allocation(graph, spread)
+        assert len(fewest.cores) <= len(spread.cores) <= fewest.chips * rs.CORES_PER_CHIP
+        busiest = lambda a: max(c.load.compute_ns() for c in a.cores)  # noqa: E731
+        assert busiest(spread) <= busiest(fewest)
+
+
+def test_a_model_too_large_for_one_chip_spans_chips_or_is_refused():
+    graph, _ = run_all(small_graph(d_model=64, d_state=64, n_layers=4, n_classes=10))
+    with mock.patch.object(rs, "MAX_NEURONS_PER_CORE", 48):  # 8,192 S4D neurons + the rest > 128 cores
+        alloc = allocate(graph, "cores")
+        _check_allocation(graph, alloc)
+        assert alloc.chips == 2 and alloc.inter_chip_bits > 0
+        with pytest.raises(MappingError, match=r"needs 1\d\d neurocores, \d+ more than the 128 of 1 chip"):
+            allocate(graph, "cores", max_chips=1)
+
+
+def test_a_neuron_larger_than_a_core_is_refused_naming_node_resource_and_shortfall():
+    graph, _ = run_all(small_graph(d_model=16, d_state=4, n_layers=1))
+    # a ReLU neuron stores 2 + 2 sparse C synapses and 1 D synapse of 3 bytes each: 15 bytes
+    with mock.patch.object(rs, "SYNAPTIC_MEMORY_BYTES", 12):
+        with pytest.raises(MappingError, match=r"node 'y.0' cannot be mapped: one neuron needs 15 synaptic "
+                                               r"memory bytes, 3 more than the 12 a neurocore has"):
+            allocate(graph, "cores")
+    with pytest.raises(ValueError, match="unknown objective"):
+        allocate(graph, "area")
+
+
+def test_paper_sizes_fit_in_the_paper_core_counts():
+    for (h, n), paper in (((64, 64), 31), ((128, 128), 111)):
+        compiled = compile_graph(small_graph(d_model=h, d_state=n, n_layers=4, n_classes=10), "pipelined")
+        result = summary(compiled)
+        assert result["neurocores"] <= paper and result["chips"] == 1
+        _check_allocation(compiled.graph, compiled.allocation)
+        rows = layer_table(compiled)
+        assert [r["layer"] for r in rows] == ["encoder", "layer 0", "layer 1", "layer 2", "layer 3", "decoder"]
+        assert rows[1]["neurons"] == h * n // 2 + 2 * h
+
+
+def test_summary_fields_and_estimates():
+    compiled = compile_graph(small_graph(d_model=8, d_state=8, n_layers=2), "fall-through", "latency")
+    result = summary(compiled)
+    for key in ("neurocores", "chips", "mode", "objective", "latency_steps", "tokens_per_step",
+                "synaptic_memory_bytes", "estimated_latency_us", "estimated_energy_uj_per_token", "compile_seconds"):
+        assert key in result
+    assert result["mode"] == "fall-through" and result["tokens_per_step"] == pytest.approx(1 / 8)
+    assert result["estimated_latency_us"] == pytest.approx(8 * compiled.estimate.step_ns / 1e3, rel=1e-3)
+    assert compiled.estimate.step_ns >= rs.BARRIER_NS and result["estimated_energy_uj_per_token"] > 0
+    assert "estimate" in result["estimates_note"]
