@@ -25,6 +25,7 @@ METRICS = "metrics.jsonl"
 
 
 def flatten_params(params) -> dict[str, np.ndarray]:
+    """{"layers_0/log_dt": array, ...}: the key layout of params.npz."""
     from flax import traverse_util
 
     return {k: np.asarray(v) for k, v in traverse_util.flatten_dict(params, sep="/").items()}
@@ -37,25 +38,20 @@ def unflatten_params(flat: dict[str, np.ndarray]):
 
 
 def check_architecture(config: ModelConfig, params, where: str) -> None:
-    """Raise if `params` do not have exactly the shapes a fresh model of `config` has."""
+    """Raise if `params` do not have exactly the names and shapes a fresh model of `config` has."""
     import jax
 
-    from s4d_jax.model import S4DClassifier
+    from s4d_jax.model import init_params
 
-    model = S4DClassifier(config)
-    expected = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), np.zeros((1, 4, config.d_input))))
-    want = {k: tuple(v.shape) for k, v in flatten_params_shapes(expected["params"]).items()}
-    have = {k: tuple(np.shape(v)) for k, v in flatten_params(params).items()}
+    from flax import traverse_util
+
+    expected = jax.eval_shape(lambda: init_params(config, length=4))
+    want, have = ({k: tuple(v.shape) for k, v in traverse_util.flatten_dict(tree, sep="/").items()}
+                  for tree in (expected, params))
     if want != have:
         diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
         details = ", ".join(f"{k}: {have.get(k, 'missing')} vs expected {want.get(k, 'none')}" for k in diff[:4])
         raise ValueError(f"{where}: parameters do not match the architecture in its config ({details})")
-
-
-def flatten_params_shapes(tree) -> dict:
-    from flax import traverse_util
-
-    return traverse_util.flatten_dict(tree, sep="/")
 
 
 def save_params(path: str | os.PathLike, config: ModelConfig, params, meta: dict) -> Path:
@@ -153,3 +149,9 @@ def resolve_model_path(name_or_path: str) -> Path:
         return path
     resolve = getattr(zoo, "resolve", None)
     return Path(resolve(name_or_path)) if resolve else path
+
+
+def export_best(workdir: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """The best checkpoint of a training workdir as a params directory (no optimizer state)."""
+    config, params, meta = load_workdir(Path(workdir))
+    return save_params(path, config, params, meta)

@@ -106,7 +106,7 @@ def test_existing_workdir_is_never_overwritten(run):
 
 def test_params_directory_round_trip_and_errors(run, tmp_path):
     config, params, meta = checkpoint.load_model(run[0])
-    path = checkpoint.save_params(tmp_path / "model", config, params, meta)
+    path = checkpoint.export_best(run[0], tmp_path / "model")
     config2, params2, meta2 = checkpoint.load_model(path)
     assert config2 == config and meta2 == meta
     flat, flat2 = checkpoint.flatten_params(params), checkpoint.flatten_params(params2)
