@@ -5,10 +5,10 @@ each slice carries the rows of every synapse group feeding it. Slices are packed
 which keeps consecutive layers on neighbouring cores):
 
 - objective "cores": every core is filled as far as its memory and neuron limits allow (fewest cores);
-- objective "latency": a binary search finds the smallest per-core compute time (the max-affine bound of
-  `resources`) whose packing still fits the chips the "cores" packing needs, so the busiest core is as
-  lightly loaded as that hardware allows; it stops at the barrier time, below which a step cannot get
-  meaningfully shorter, so small models do not occupy a whole chip for nothing.
+- objective "latency": a binary search finds the smallest per-core busy time (compute bound or link time,
+  `resources.CoreLoad.busy_ns`) whose packing still fits the chips the "cores" packing needs, so the
+  busiest core is as lightly loaded as that hardware allows; it stops at the barrier time, below which a
+  step cannot get meaningfully shorter, so small models do not occupy a whole chip for nothing.
 
 A model that cannot be mapped raises MappingError naming the node, the resource and the shortfall.
 """
@@ -120,10 +120,16 @@ def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 
 
 def _fits(load: rs.CoreLoad, time_cap_ns: float | None) -> bool:
-    return load.fits() and (time_cap_ns is None or load.compute_ns() <= time_cap_ns)
+    return load.fits() and (time_cap_ns is None or load.busy_ns() <= time_cap_ns)
 
 
-def _pack(costs: list[_NodeCosts], time_cap_ns: float | None) -> list[tuple[list[Slice], rs.CoreLoad]]:
+class _OverBudget(Exception):
+    pass
+
+
+def _pack(costs: list[_NodeCosts], time_cap_ns: float | None,
+          max_cores: int | None = None) -> list[tuple[list[Slice], rs.CoreLoad]]:
+    """Next-fit packing; raises _OverBudget as soon as more than `max_cores` cores would be needed."""
     cores: list[tuple[list[Slice], rs.CoreLoad]] = []
     slices: list[Slice] = []
     totals: dict[str, int] = {k: 0 for k in _FIELDS}
@@ -141,6 +147,8 @@ def _pack(costs: list[_NodeCosts], time_cap_ns: float | None) -> list[tuple[list
                 if not slices:
                     _refuse(cost, start, time_cap_ns)
                 cores.append((slices, _as_load(totals)))
+                if max_cores is not None and len(cores) >= max_cores:
+                    raise _OverBudget
                 slices, totals = [], {k: 0 for k in _FIELDS}
                 continue
             totals = _add(totals, cost.load(start, start + lo))
@@ -182,29 +190,25 @@ def allocate(graph: Graph, objective: str = "cores", max_chips: int = rs.MAX_CHI
 
 
 def _spread(costs, budget: int, fewest) -> list:
-    """Smallest per-core compute cap whose packing uses at most `budget` cores (binary search)."""
-    hi = max(load.compute_ns() for _, load in fewest)
+    """Smallest per-core busy-time cap whose packing uses at most `budget` cores (binary search to 1 %)."""
+    loads = [load for _, load in fewest]
+    # every cap below total work / budget needs more than `budget` cores: no need to pack it
+    totals = (sum(x.dendritic_ops for x in loads) * rs.T_DENDRITIC_NS,
+              sum(x.synaptic_ops for x in loads) * rs.T_SYNAPTIC_NS,
+              sum(x.synmem_reads for x in loads) * rs.T_SYNMEM_READ_NS,
+              sum(x.out_bits for x in loads) / rs.LINK_BITS_PER_NS)
+    lo = max(rs.BARRIER_NS, max(totals) / budget)
+    hi = max(load.busy_ns() for load in loads)
     best = fewest
-    try:
-        floor = _pack(costs, rs.BARRIER_NS)
-        if len(floor) <= budget:
-            return floor
-    except _CapTooLow:
-        pass
-    lo = rs.BARRIER_NS
-    for _ in range(40):
-        if hi - lo <= max(1e-3, 1e-4 * hi):
-            break
-        mid = (lo + hi) / 2
+    cap = lo
+    while hi - lo > 0.01 * hi:
         try:
-            packed = _pack(costs, mid)
-        except _CapTooLow:
-            lo = mid
-            continue
-        if len(packed) <= budget:
-            best, hi = packed, mid
+            packed = _pack(costs, cap, max_cores=budget)
+        except (_CapTooLow, _OverBudget):
+            lo = cap
         else:
-            lo = mid
+            best, hi = packed, cap
+        cap = (lo + hi) / 2
     return best
 
 

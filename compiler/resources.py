@@ -99,6 +99,14 @@ class CoreLoad:
         return max(self.dendritic_ops * T_DENDRITIC_NS, self.synaptic_ops * T_SYNAPTIC_NS,
                    self.synmem_reads * T_SYNMEM_READ_NS)
 
+    def link_ns(self) -> float:
+        """Time to send this core's messages of one step over its mesh link."""
+        return self.out_bits / LINK_BITS_PER_NS
+
+    def busy_ns(self) -> float:
+        """The longer of compute and sending: what the latency objective balances across cores."""
+        return max(self.compute_ns(), self.link_ns())
+
     def fits(self) -> bool:
         return (self.neurons <= MAX_NEURONS_PER_CORE and self.synaptic_bytes <= SYNAPTIC_MEMORY_BYTES
                 and self.memory_bytes <= CORE_MEMORY_BYTES)
@@ -137,7 +145,7 @@ def estimate(loads: list[CoreLoad], chips: int, latency_steps: int, steps_per_to
     token once plus the static power of the active cores over the steps a token occupies.
     """
     compute = max((load.compute_ns() for load in loads), default=0.0)
-    mesh = max((load.out_bits for load in loads), default=0) / LINK_BITS_PER_NS
+    mesh = max((load.link_ns() for load in loads), default=0.0)
     chip_link = inter_chip_bits / CHIP_LINK_BITS_PER_NS if chips > 1 else 0.0
     link = max(mesh, chip_link)
     step = max(compute, link) + BARRIER_NS
