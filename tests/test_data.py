@@ -134,3 +134,22 @@ def test_real_mnist_prepares_offline_with_the_original_counts(tmp_path):
     assert len(test.labels) == 10000 and np.bincount(test.labels).sum() == 10000
     assert train.sequences.shape == (55000, 784, 1) and train.sequences.dtype == np.uint8
     assert (tmp_path / "s4d_mnist" / "1.0.0").is_dir()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (MNIST_DIR.parent / "cifar10").is_dir(), reason="original CIFAR-10 batches not available")
+def test_real_cifar10_prepares_offline_in_official_order(tmp_path):
+    import pickle
+
+    data._source_split.cache_clear()
+    kw = dict(data_dir=tmp_path, source_dir=MNIST_DIR.parent)
+    train, val, test = (data.load("scifar", split, **kw) for split in data.SPLITS)
+    data._source_split.cache_clear()
+    assert (len(train), len(val), len(test)) == (45000, 5000, 10000)
+    assert np.bincount(np.concatenate([train.labels, val.labels])).tolist() == [5000] * 10
+    with open(MNIST_DIR.parent / "cifar10" / "cifar-10-batches-py" / "test_batch", "rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    # row-major pixels, channels last: token t = (row, column), channels (R, G, B)
+    original = batch[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).reshape(-1, 1024, 3)
+    label_of = {seq.tobytes(): label for seq, label in zip(original, batch[b"labels"])}
+    assert all(label_of[seq.tobytes()] == label for seq, label in zip(test.sequences, test.labels))
