@@ -34,7 +34,7 @@ def compile_command(
     mode: str = typer.Option("pipelined", "--mode", help="pipelined | fall-through"),
     objective: str = typer.Option("cores", "--objective", help="cores (fewest) | latency (least-loaded busiest core)"),
     simulate: int = typer.Option(0, "--simulate", help="run N test sequences in Lava and check them bit for bit"),
-    inputs: Optional[Path] = typer.Option(None, "--inputs", help=".npz with 'inputs' [N, L, C] (and 'labels')"),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help=".npz with 'sequences' [N, L, C] (and 'labels')"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="prepared tfds data for the task's test split"),
     max_chips: int = typer.Option(MAX_CHIPS, "--max-chips", help="refuse mappings needing more Loihi 2 chips"),
     out: Optional[Path] = typer.Option(None, "--out", help="write ir.json, allocation.json, report.json here"),

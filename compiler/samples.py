@@ -1,8 +1,9 @@
 """Test sequences for `s4d compile --simulate N`: integer inputs (as the chip receives them) and labels.
 
-Where they come from, first match wins: `samples.npz` in the exported model directory (arrays `inputs`
-[N, L, C] integers and optional `labels` [N]); a file given with --inputs in the same layout; or the test
-split of the model's task (sMNIST, psMNIST, sCIFAR) read through s4d_jax.data, which loads no JAX.
+Where they come from, first match wins: `samples.npz` in the exported model directory or the zoo model
+directory above it (the zoo's layout, docs/zoo.md: arrays `sequences` [N, L, C] integers in model token
+order and `labels` [N]); a file given with --inputs in the same layout; or the test split of the model's
+task (sMNIST, psMNIST, sCIFAR) read through s4d_jax.data, which loads no JAX.
 """
 from __future__ import annotations
 
@@ -14,17 +15,17 @@ SAMPLES_FILE = "samples.npz"
 
 
 def read_samples(path) -> tuple[np.ndarray, np.ndarray | None]:
-    """inputs [N, L, C] and labels [N] (or None) from a pickle-free .npz."""
+    """sequences [N, L, C] and labels [N] (or None) from a pickle-free .npz."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no samples file at {path}")
     with np.load(path, allow_pickle=False) as data:
-        if "inputs" not in data.files:
-            raise ValueError(f"{path}: needs an array 'inputs' [sequences, length, channels], has {data.files}")
-        inputs = np.asarray(data["inputs"])
+        if "sequences" not in data.files:
+            raise ValueError(f"{path}: needs an array 'sequences' [n, length, channels], has {data.files}")
+        inputs = np.asarray(data["sequences"])
         labels = np.asarray(data["labels"]) if "labels" in data.files else None
     if inputs.ndim != 3 or not np.issubdtype(inputs.dtype, np.integer):
-        raise ValueError(f"{path}: 'inputs' must be integers [sequences, length, channels], got "
+        raise ValueError(f"{path}: 'sequences' must be integers [n, length, channels], got "
                          f"{inputs.dtype} {inputs.shape}")
     if labels is not None and labels.shape != (len(inputs),):
         raise ValueError(f"{path}: 'labels' must have shape ({len(inputs)},), got {labels.shape}")
@@ -45,9 +46,9 @@ def task_samples(manifest: dict, n: int, data_dir=None) -> tuple[np.ndarray, np.
 
 def select(model_dir, manifest: dict, n: int, inputs_file=None, data_dir=None):
     """Up to `n` sequences from the first source available (see the module docstring)."""
-    shipped = Path(model_dir) / SAMPLES_FILE
-    if shipped.is_file():
-        inputs, labels = read_samples(shipped)
+    shipped = [d / SAMPLES_FILE for d in (Path(model_dir), Path(model_dir).parent) if (d / SAMPLES_FILE).is_file()]
+    if shipped:
+        inputs, labels = read_samples(shipped[0])
     elif inputs_file is not None:
         inputs, labels = read_samples(inputs_file)
     else:

@@ -84,6 +84,6 @@ def write_exported(net: fp.FixedNetwork, path, task: str | None = None, samples=
     np.savez(tmp / TENSORS, **{name: np.asarray(a) for name, a in net.tensors.items()})
     if samples is not None:
         inputs, labels = samples
-        np.savez(tmp / SAMPLES_FILE, inputs=np.asarray(inputs), labels=np.asarray(labels))
+        np.savez(tmp / SAMPLES_FILE, sequences=np.asarray(inputs), labels=np.asarray(labels))
     os.replace(tmp, path)
     return path
