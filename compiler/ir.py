@@ -7,7 +7,7 @@ check widths before anything is placed on a neurocore. Nodes are frozen: passes 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Iterator, Union
 
 import numpy as np
@@ -303,6 +303,3 @@ def graph_from_dict(data: dict) -> Graph:
     return Graph(tuple(node_from_dict(n) for n in data["nodes"]), tuple(Edge(**e) for e in data["edges"]),
                  data.get("meta", {}))
 
-
-def with_fields(node: Node, **changes) -> Node:
-    return replace(node, **changes)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from compiler import resources as rs
 from compiler.allocate import MappingError, allocate
 from compiler.frontend import from_network
-from compiler.ir import Graded, Graph, S4DStates, SynapseGroup, graph_from_dict
+from compiler.ir import Graded, Graph, S4DStates, graph_from_dict
 from compiler.passes import WidthError, check_widths, drop_zero_synapses, fuse_parallel_groups, run_all
 from compiler.pipeline import compile_graph, layer_table, summary
 from compiler.schedule import schedule
