@@ -18,10 +18,10 @@ def resolve_model(model: str) -> Path:
     path = Path(model).expanduser()
     if not path.exists():
         try:
-            import zoo
+            from zoo.cache import resolve  # zoo.resolve
         except ModuleNotFoundError as err:
             raise FileNotFoundError(f"no model directory at {path}") from err
-        path = zoo.resolve(model)
+        path = resolve(model)
     for candidate in (path, path / "export"):
         if (candidate / "manifest.json").is_file():
             return candidate
@@ -50,6 +50,8 @@ def compile_command(
 
     if simulate < 0:
         raise ValueError(f"--simulate must be ≥ 0, got {simulate}")
+    if max_chips < 1:
+        raise ValueError(f"--max-chips must be ≥ 1, got {max_chips}")
     directory = resolve_model(model)
     exported = load_exported(directory)
     compiled = compile_graph(from_exported(exported), mode, objective, max_chips)
