@@ -14,7 +14,7 @@ A model that cannot be mapped raises MappingError naming the node, the resource 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,9 +31,12 @@ class MappingError(ValueError):
 
 @dataclass(frozen=True)
 class Slice:
+    """Neurons [start, stop) of `node` with their incoming synapses, and what they cost their core."""
+
     node: str
     start: int
     stop: int
+    load: rs.CoreLoad | None = field(default=None, compare=False)
 
     @property
     def neurons(self) -> int:
@@ -62,6 +65,18 @@ class Allocation:
 
     def cores_of(self, node: str) -> list[int]:
         return [c.index for c in self.cores if any(s.node == node for s in c.slices)]
+
+    def stage_loads(self, hops: dict[str, int], depth: int) -> list[list[rs.CoreLoad]]:
+        """For each hop 1..depth, the load of every core that works in it (its slices of that hop's nodes)."""
+        stages: list[list[rs.CoreLoad]] = [[] for _ in range(depth)]
+        for core in self.cores:
+            by_hop: dict[int, list[rs.CoreLoad]] = {}
+            for s in core.slices:
+                by_hop.setdefault(hops[s.node], []).append(s.load)
+            for hop, loads in by_hop.items():
+                merged = {k: sum(getattr(x, k) for x in loads) for k in _FIELDS}
+                stages[hop - 1].append(_as_load(merged))
+        return stages
 
 
 _FIELDS = ("neurons", "state_bytes", "synaptic_bytes", "axon_bytes", "dendritic_ops", "synaptic_ops",
@@ -151,8 +166,9 @@ def _pack(costs: list[_NodeCosts], time_cap_ns: float | None,
                     raise _OverBudget
                 slices, totals = [], {k: 0 for k in _FIELDS}
                 continue
-            totals = _add(totals, cost.load(start, start + lo))
-            slices.append(Slice(cost.name, start, start + lo))
+            piece = cost.load(start, start + lo)
+            totals = _add(totals, piece)
+            slices.append(Slice(cost.name, start, start + lo, _as_load(piece)))
             start += lo
     if slices:
         cores.append((slices, _as_load(totals)))

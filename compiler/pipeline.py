@@ -42,8 +42,8 @@ def compile_graph(graph: Graph, mode: str = "pipelined", objective: str = "cores
     graph, info = run_all(graph)
     sched = schedule(graph, mode)
     alloc = allocate(graph, objective, max_chips)
-    est = rs.estimate([c.load for c in alloc.cores], alloc.chips, sched.latency_steps, sched.period,
-                      alloc.inter_chip_bits)
+    stages = alloc.stage_loads(sched.hops, sched.depth) if sched.mode == "fall-through" else None
+    est = rs.estimate([c.load for c in alloc.cores], alloc.chips, alloc.inter_chip_bits, sched.depth, stages)
     return Compiled(graph, info, alloc, sched, est, time.perf_counter() - start)
 
 

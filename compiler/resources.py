@@ -128,7 +128,10 @@ def message_bits(width: int) -> int:
 
 @dataclass(frozen=True)
 class Estimate:
-    """Per-time-step and per-token runtime and energy estimates (lower bounds on time, not measurements)."""
+    """Runtime and energy estimates per token (lower bounds on time from assumed constants, not measurements).
+
+    `step_ns` is the pipelined step, or in fall-through the mean step of a token's passage.
+    """
 
     step_ns: float
     compute_ns: float
@@ -137,24 +140,38 @@ class Estimate:
     energy_uj_per_token: float
 
 
-def estimate(loads: list[CoreLoad], chips: int, latency_steps: int, steps_per_token: float,
-             inter_chip_bits: int) -> Estimate:
-    """Timcheck-style bound: step = max(busiest core compute, busiest link) + barrier.
-
-    Latency is the depth in steps times the step time; energy per token counts every operation of one
-    token once plus the static power of the active cores over the steps a token occupies.
-    """
+def step_ns(loads: list[CoreLoad], chip_link_ns: float = 0.0) -> tuple[float, float, float]:
+    """(step, compute, link) of one time step in which `loads` work: max(compute, links) + barrier."""
     compute = max((load.compute_ns() for load in loads), default=0.0)
-    mesh = max((load.link_ns() for load in loads), default=0.0)
+    link = max(max((load.link_ns() for load in loads), default=0.0), chip_link_ns)
+    return max(compute, link) + BARRIER_NS, compute, link
+
+
+def estimate(loads: list[CoreLoad], chips: int, inter_chip_bits: int, depth: int,
+             stages: list[list[CoreLoad]] | None = None) -> Estimate:
+    """Timcheck-style bound per step: max(busiest core's compute, busiest link) + barrier.
+
+    Pipelined (`stages` None): every core works in every step, so latency = depth × step and a token costs
+    one step of static power. Fall-through: `stages[h]` are the core loads working in hop h; each step lasts
+    only as long as its own busiest core, latency is the sum over the depth, and a token holds the chip for
+    that whole time. Dynamic energy counts every operation of one token once (the same in both modes).
+    """
     chip_link = inter_chip_bits / CHIP_LINK_BITS_PER_NS if chips > 1 else 0.0
-    link = max(mesh, chip_link)
-    step = max(compute, link) + BARRIER_NS
+    step, compute, link = step_ns(loads, chip_link)
+    if stages is None:
+        latency_ns, token_ns = depth * step, step
+    else:
+        steps = [step_ns(stage, chip_link) for stage in stages]
+        latency_ns = token_ns = sum(s[0] for s in steps)
+        step = latency_ns / max(depth, 1)
+        compute = max((s[1] for s in steps), default=0.0)
+        link = max((s[2] for s in steps), default=0.0)
     total = lambda attr: sum(getattr(load, attr) for load in loads)  # noqa: E731
     dynamic_pj = (total("synaptic_ops") * E_SYNAPTIC_PJ + total("dendritic_ops") * E_DENDRITIC_PJ
                   + total("synmem_reads") * E_SYNMEM_READ_PJ + total("out_bits") * average_hops(len(loads))
                   * E_BIT_HOP_PJ)
-    static_pj = STATIC_MW_PER_CORE * 1e-3 * len(loads) * step * 1e-9 * steps_per_token * 1e12
-    return Estimate(step_ns=step, compute_ns=compute, link_ns=link, latency_us=latency_steps * step / 1e3,
+    static_pj = STATIC_MW_PER_CORE * 1e-3 * len(loads) * token_ns  # mW · ns = pJ
+    return Estimate(step_ns=step, compute_ns=compute, link_ns=link, latency_us=latency_ns / 1e3,
                     energy_uj_per_token=(dynamic_pj + static_pj) / 1e6)
 
 
