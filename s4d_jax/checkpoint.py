@@ -135,6 +135,10 @@ def load_model(path: str | os.PathLike):
         raise NotADirectoryError(f"{path} is not a directory (want a params directory or a training workdir)")
     if any((path / name).exists() for name in PARAMS_FILES):
         return load_params_dir(path)
+    if (path / "manifest.json").is_file():  # an exported model directory (docs/export_format.md)
+        from s4d_jax.export import load_float
+
+        return load_float(path)
     return load_workdir(path)
 
 

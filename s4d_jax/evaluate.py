@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from s4d_jax import fixed
 from s4d_jax.config import ModelConfig
 from s4d_jax.model import S4DClassifier
 
@@ -28,6 +29,7 @@ def _float_mode(mode: str) -> Callable:
 LOGITS_FNS: dict[str, Callable[[ModelConfig, object], Callable]] = {
     mode: _float_mode(mode) for mode in ("conv", "scan", "recurrent")
 }
+LOGITS_FNS["fixed"] = fixed.logits_builder  # integer network; its "params" is a fixed.QuantizedModel
 
 
 def data_mesh() -> jax.sharding.Mesh:

@@ -49,7 +49,7 @@ def train(
 def evaluate(
     model: str = typer.Argument(..., help="params directory, training workdir or zoo name"),
     task: Optional[str] = typer.Option(None, help="task (default: the model's own)"),
-    mode: str = typer.Option("conv", help="conv, scan or recurrent"),
+    mode: str = typer.Option("conv", help="conv, scan, recurrent or fixed"),
     split: str = typer.Option("test", help="train, validation or test"),
     limit: Optional[int] = typer.Option(None, help="evaluate only the first N examples"),
     batch_size: int = typer.Option(100),
@@ -75,6 +75,10 @@ def evaluate(
     perm_seed = meta.get("permutation_seed")
     split_data = data.load(task, split, data_dir=data_dir, source_dir=source_dir,
                            permutation_seed=data.DEFAULT_PERMUTATION_SEED if perm_seed is None else perm_seed)
+    if mode == "fixed":  # the integer network: an exported model's own integers, else PTQ of the float model
+        from s4d_jax.quantize import resolve_quantized
+
+        params = resolve_quantized(path, config, params, meta, task, data_dir=data_dir, source_dir=source_dir)
     result = run(config, params, split_data, mode=mode, batch_size=batch_size, limit=limit, progress=True)
     result = {**result, "task": task, "split": split, "model": str(path)}
     if json_output:

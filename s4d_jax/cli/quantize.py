@@ -1,0 +1,127 @@
+"""`s4d quantize` (PTQ or QAFT, with accuracies) and `s4d export` (the directory the compiler reads)."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+DATA_HELP = "prepared tfds data directory (default: $S4D_DATA or the shared one)"
+SOURCE_HELP = "directory with the original dataset files"
+
+
+def _load(model: str, task: Optional[str]):
+    from s4d_jax.checkpoint import load_model, resolve_model_path
+
+    path = resolve_model_path(model)
+    config, params, meta = load_model(path)
+    task = task or meta.get("task")
+    if task is None:
+        raise ValueError(f"{path} does not record its task; pass --task")
+    return path, config, params, meta, task
+
+
+def _split(task: str, name: str, meta: dict, data_dir, source_dir):
+    from s4d_jax import data
+
+    seed = meta.get("permutation_seed")
+    return data.load(task, name, data_dir=data_dir, source_dir=source_dir,
+                     permutation_seed=data.DEFAULT_PERMUTATION_SEED if seed is None else seed)
+
+
+def quantize(
+    model: str = typer.Argument(..., help="params directory, training workdir, exported model or zoo name"),
+    method: str = typer.Option("ptq", help="ptq or qaft"),
+    calib: int = typer.Option(256, help="calibration sequences (first N of the training split)"),
+    epochs: int = typer.Option(1, help="QAFT epochs over the fine-tuning subset"),
+    train_limit: int = typer.Option(2000, help="QAFT: fine-tune on the first N training sequences"),
+    batch_size: int = typer.Option(16, help="QAFT batch size"),
+    learning_rate: float = typer.Option(1e-4, help="QAFT learning rate"),
+    val_limit: int = typer.Option(1000, help="QAFT: validation sequences for the fixed accuracy per epoch"),
+    limit: Optional[int] = typer.Option(None, help="evaluate only the first N test examples"),
+    task: Optional[str] = typer.Option(None, help="task (default: the model's own)"),
+    out: Optional[Path] = typer.Option(None, help="write the exported model here"),
+    data_dir: Optional[Path] = typer.Option(None, help=DATA_HELP),
+    source_dir: Optional[Path] = typer.Option(None, help=SOURCE_HELP),
+    json_output: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Quantize a model (PTQ, or PTQ then QAFT) and report float and fixed-point test accuracies."""
+    from s4d_jax import export, quantize as q_lib
+    from s4d_jax.evaluate import evaluate
+
+    if method not in ("ptq", "qaft"):
+        raise ValueError(f"--method must be ptq or qaft, got {method!r}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be positive, got {limit}")
+    path, config, params, meta, task = _load(model, task)
+    log = (lambda m: print(m, file=sys.stderr)) if json_output else print
+    start = time.time()
+    test = _split(task, "test", meta, data_dir, source_dir)
+    calib_x = q_lib.calibration_sequences(task, calib, meta, data_dir=data_dir, source_dir=source_dir)
+    result = {"model": str(path), "task": task, "method": method, "calib": calib}
+    result["float_accuracy"] = evaluate(config, params, test, mode="conv", limit=limit)["accuracy"]
+    log(f"float (conv) test accuracy {result['float_accuracy']:.4f}")
+    q, exps = q_lib.ptq(config, params, calib_x)
+    result["ptq_fixed_accuracy"] = evaluate(config, q, test, mode="fixed", batch_size=500, limit=limit,
+                                            progress=True)["accuracy"]
+    log(f"PTQ fixed test accuracy {result['ptq_fixed_accuracy']:.4f}")
+    if method == "qaft":
+        train = _split(task, "train", meta, data_dir, source_dir)
+        val = _split(task, "validation", meta, data_dir, source_dir)
+        n_train, n_val = min(train_limit, len(train)), min(val_limit, len(val))
+        settings = q_lib.QaftConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+        params, history = q_lib.qaft(
+            config, params, exps, (train.sequences[:n_train] / 255.0, train.labels[:n_train]),
+            (val.sequences[:n_val] / 255.0, val.labels[:n_val]), settings,
+            log=lambda e: log(f"QAFT epoch {e['epoch']}: loss {e['loss']:.4f}, fixed validation accuracy "
+                              f"{e['fixed_accuracy']:.4f}"))
+        q = q_lib.quantize(config, params, exps)
+        result.update({"qaft": {"epochs": epochs, "train_sequences": n_train, "validation_sequences": n_val,
+                                "batch_size": batch_size, "learning_rate": learning_rate, "history": history},
+                       "qaft_float_accuracy": evaluate(config, params, test, mode="conv", limit=limit)["accuracy"],
+                       "qaft_fixed_accuracy": evaluate(config, q, test, mode="fixed", batch_size=500, limit=limit,
+                                                       progress=True)["accuracy"]})
+        log(f"QAFT float test accuracy {result['qaft_float_accuracy']:.4f}, "
+            f"fixed {result['qaft_fixed_accuracy']:.4f}")
+    result["fixed_accuracy"] = result.get("qaft_fixed_accuracy", result["ptq_fixed_accuracy"])
+    result["n_test"] = len(test) if limit is None else min(limit, len(test))
+    result["seconds"] = round(time.time() - start, 1)
+    if out is not None:
+        summary = {k: v for k, v in result.items() if k not in ("model",)}
+        export.write_exported(out, q, params, task=task, meta=meta, quantization=summary)
+        result["out"] = str(out)
+        log(f"wrote {out}")
+    if json_output:
+        print(json.dumps(result))
+
+
+def export_model(
+    model: str = typer.Argument(..., help="params directory, training workdir, exported model or zoo name"),
+    out: Path = typer.Option(..., help="directory to write"),
+    calib: int = typer.Option(256, help="calibration sequences for PTQ"),
+    task: Optional[str] = typer.Option(None, help="task (default: the model's own)"),
+    data_dir: Optional[Path] = typer.Option(None, help=DATA_HELP),
+    source_dir: Optional[Path] = typer.Option(None, help=SOURCE_HELP),
+    json_output: bool = typer.Option(False, "--json", help="print one JSON object"),
+) -> None:
+    """Write the exported model directory (PTQ of a float model; an exported model is copied as it is)."""
+    from s4d_jax import export, quantize as q_lib
+
+    path, config, params, meta, task = _load(model, task)
+    q = q_lib.resolve_quantized(path, config, params, meta, task, calib=calib, data_dir=data_dir,
+                                source_dir=source_dir)
+    quantization = ({"method": "ptq", "calib": calib} if not export.is_exported(path)
+                    else json.loads((path / export.MANIFEST).read_text()).get("quantization", {}))
+    export.write_exported(out, q, params, task=task, meta=meta, quantization=quantization)
+    if json_output:
+        print(json.dumps({"model": str(path), "out": str(out), "task": task, "quantization": quantization}))
+    else:
+        print(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(quantize)
+    app.command("export")(export_model)

@@ -1,0 +1,265 @@
+"""The JAX fixed mode: the integer network of docs/fixed_point.md, batched and jit-compiled.
+
+Integer arithmetic in int64 inside `jax.experimental.enable_x64()` (a coefficient × state product has up to
+39 bits), local to each call so the rest of the process keeps JAX's 32-bit defaults. The whole network runs in
+recurrent form, one `lax.scan` over tokens; it must equal `compiler/fixed_point.py` bit for bit, which the
+tests check (the library itself never imports the compiler).
+"""
+from __future__ import annotations
+
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import jax
+import numpy as np
+
+from s4d_jax.config import ModelConfig
+
+INPUT_SCALE = 1.0 / 255.0  # the float model sees pixel / 255; the fixed network sees the pixel
+
+
+@dataclass(frozen=True)
+class Widths:
+    """Bit widths of the spec (docs/fixed_point.md §1); the manifest carries them to the compiler."""
+
+    weight: int = 8
+    coef: int = 16
+    state: int = 24
+    message: int = 16
+    input: int = 8
+    accumulator: int = 32
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class QuantizedModel:
+    """Integer tensors and exponents (names as in docs/export_format.md) of a quantized classifier."""
+
+    config: ModelConfig
+    tensors: Mapping[str, np.ndarray]
+    exponents: Mapping[str, int]
+    widths: Widths = field(default_factory=Widths)
+
+    def weight_exp(self, weight: str, source: str, target: str) -> int:
+        """Lava Dense weight_exp: Σ(2m)·s is worth 2^(e_w + e_in − 1) per unit."""
+        e = self.exponents
+        return int(e[weight]) + int(e[source]) - 1 - int(e[target])
+
+    def s4d_shifts(self, layer: int) -> tuple[int, int, int]:
+        """(shift_a, shift_b, shift_msg) of a layer's S4D neurons."""
+        e = self.exponents
+        return (-int(e[f"layers.{layer}.a_re"]),
+                int(e[f"x.{layer}"]) - int(e[f"layers.{layer}.b_re"]) - int(e[f"u.{layer}"]),
+                int(e[f"x_msg.{layer}"]) - int(e[f"x.{layer}"]))
+
+
+def _flatten(q: QuantizedModel):
+    names = tuple(sorted(q.tensors))
+    return [q.tensors[k] for k in names], (q.config, names, tuple(sorted(q.exponents.items())), q.widths)
+
+
+def _unflatten(aux, leaves) -> QuantizedModel:
+    config, names, exponents, widths = aux
+    return QuantizedModel(config, dict(zip(names, leaves)), dict(exponents), widths)
+
+
+# A pytree, so that code moving parameters between devices (evaluate.replicate) can carry a quantized model.
+jax.tree_util.register_pytree_node(QuantizedModel, _flatten, _unflatten)
+
+
+def pixels(x) -> np.ndarray:
+    """Float inputs in [0, 1] (pixel / 255, as the data pipeline gives them) back to the integer pixels."""
+    return np.rint(np.asarray(x, np.float64) * 255.0).astype(np.int64)
+
+
+def _shift(v, shift: int):
+    import jax.numpy as jnp
+
+    return jnp.right_shift(v, shift) if shift >= 0 else jnp.left_shift(v, -shift)
+
+
+def _sat(v, bits: int):
+    import jax.numpy as jnp
+
+    limit = (1 << (bits - 1)) - 1
+    return jnp.clip(v, -limit, limit)
+
+
+def _dense(s, lava_w, w_exp: int):
+    """Lava's Dense: Σ_j (2 m_ij) s_j then the weight_exp shift (floor). `lava_w` is (2m)ᵀ [in, out]."""
+    return _shift(s @ lava_w, -w_exp)
+
+
+def _plan(q: QuantizedModel, narrow: bool) -> tuple[dict, dict]:
+    """(integer arrays in the layout the step wants, static shifts) of a quantized model; the per-mode
+    arrays are int32 when `narrow`, everything else int64."""
+    t, n = q.tensors, q.config.n_layers
+    arrays = {"enc": 2 * np.asarray(t["encoder.weight"], np.int64).T, "enc_b": t["encoder.bias"],
+              "dec": 2 * np.asarray(t["decoder.weight"], np.int64).T, "dec_b": t["decoder.bias"]}
+    static = {"enc": q.weight_exp("encoder.weight", "input", "u.0"),
+              "dec": q.weight_exp("decoder.weight", f"u.{n}", "logits"), "layers": []}
+    for layer in range(n):
+        p = f"layers.{layer}"
+        for k in ("a_re", "a_im", "b_re", "b_im"):
+            arrays[f"{layer}.{k}"] = t[f"{p}.{k}"]
+        arrays[f"{layer}.c_re"] = 2 * np.asarray(t[f"{p}.c_re"], np.int64)
+        arrays[f"{layer}.c_im"] = 2 * np.asarray(t[f"{p}.c_im"], np.int64)
+        arrays[f"{layer}.d"] = 2 * np.asarray(t[f"{p}.d"], np.int64)
+        arrays[f"{layer}.mix"] = 2 * np.asarray(t[f"mixers.{layer}.weight"], np.int64).T
+        arrays[f"{layer}.mix_b"] = t[f"mixers.{layer}.bias"]
+        static["layers"].append(q.s4d_shifts(layer) + (
+            q.weight_exp(f"{p}.c_re", f"x_msg.{layer}", f"y.{layer}"),
+            q.weight_exp(f"{p}.c_im", f"x_msg.{layer}", f"y.{layer}"),
+            q.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}"),
+            q.weight_exp(f"mixers.{layer}.weight", f"y.{layer}", f"u.{layer + 1}")))
+    per_mode = ("a_re", "a_im", "b_re", "b_im", "c_re", "c_im")
+    return {k: np.asarray(v, np.int32 if narrow and k.endswith(per_mode) else np.int64)
+            for k, v in arrays.items()}, static
+
+
+def _rotate(a_re, a_im, x_re, x_im, shift_a: int):
+    """floor((a_re·x_re − a_im·x_im) / 2^shift_a) exactly, in int32.
+
+    The product has up to 39 bits, so x = x_hi·2^12 + x_lo (x_lo in [0, 4096)) is split: both partial sums fit
+    int32, and floor((P_hi·2^12 + P_lo) / 2^s) = (P_hi + (P_lo >> 12)) >> (s − 12) for s ≥ 12, because the
+    remainder P_lo mod 2^12 is below one unit of the final shift.
+    """
+    hi_re, hi_im = x_re >> 12, x_im >> 12
+    lo_re, lo_im = x_re & 0xFFF, x_im & 0xFFF
+    p_hi = a_re * hi_re - a_im * hi_im
+    p_lo = a_re * lo_re - a_im * lo_im
+    return (p_hi + (p_lo >> 12)) >> (shift_a - 12)
+
+
+def int32_exact(widths: Widths, shift_a: int) -> bool:
+    """Whether the int32 split of `_rotate` is exact for these widths (true for the default spec)."""
+    return widths.state <= 24 and widths.coef <= 16 and widths.message <= 16 and shift_a >= 12
+
+
+def _s4d_update(arrays, layer: int, x_re, x_im, u, sa: int, sb: int, widths: Widths, narrow: bool):
+    """docs/fixed_point.md §4 on [B, H, P]: int32 with the exact split when `narrow`, else int64."""
+    import jax.numpy as jnp
+
+    a_re, a_im = arrays[f"{layer}.a_re"], arrays[f"{layer}.a_im"]
+    b_re, b_im = arrays[f"{layer}.b_re"], arrays[f"{layer}.b_im"]
+    if narrow:
+        uu = u.astype(jnp.int32)[..., None]
+        rot_re, rot_im = _rotate(a_re, a_im, x_re, x_im, sa), _rotate(a_re, -a_im, x_im, x_re, sa)
+    else:
+        uu = u[..., None]
+        rot_re, rot_im = _shift(a_re * x_re - a_im * x_im, sa), _shift(a_re * x_im + a_im * x_re, sa)
+    return (_sat(rot_re + _shift(b_re * uu, sb), widths.state),
+            _sat(rot_im + _shift(b_im * uu, sb), widths.state))
+
+
+def _step(arrays, static, widths: Widths, accumulate: bool, narrow: bool, carry, sample):
+    """One token through the network (docs/fixed_point.md §2); carry = (x_re, x_im per layer, z).
+
+    Neuron sums and [B, H] synapse groups run in int64; the [B, H, P] state work runs in int32 when `narrow`.
+    """
+    import jax.numpy as jnp
+
+    xs_re, xs_im, z = carry
+    msg, umsg = widths.message, (1 << widths.message) - 1
+    u = _sat(_dense(sample, arrays["enc"], static["enc"]) + arrays["enc_b"], msg)
+    new_re, new_im = [], []
+    for layer, (sa, sb, sm, w_cre, w_cim, w_d, w_mix) in enumerate(static["layers"]):
+        x_re, x_im = _s4d_update(arrays, layer, xs_re[layer], xs_im[layer], u, sa, sb, widths, narrow)
+        new_re.append(x_re)
+        new_im.append(x_im)
+        m_re, m_im = _sat(_shift(x_re, sm), msg), _sat(_shift(x_im, sm), msg)
+        # Σ_p fits int32 by the accumulator bound of the group (docs/fixed_point.md §3)
+        acc_re = jnp.sum(m_re * arrays[f"{layer}.c_re"], -1).astype(jnp.int64)
+        acc_im = jnp.sum(m_im * arrays[f"{layer}.c_im"], -1).astype(jnp.int64)
+        acc = _shift(acc_re, -w_cre) + _shift(acc_im, -w_cim) + _shift(u * arrays[f"{layer}.d"], -w_d)
+        y = jnp.clip(acc, 0, umsg)
+        u = _sat(_dense(y, arrays[f"{layer}.mix"], w_mix) + arrays[f"{layer}.mix_b"], msg)
+    acc = _dense(u, arrays["dec"], static["dec"]) + arrays["dec_b"]
+    z = _sat(acc + z if accumulate else acc, widths.state)
+    return (tuple(new_re), tuple(new_im), z), z
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(static_key, widths: Widths, accumulate: bool, per_token: bool, narrow: bool):
+    import jax
+    import jax.numpy as jnp
+
+    static = {"enc": static_key[0], "dec": static_key[1], "layers": list(static_key[2])}
+
+    def run(arrays, inputs):
+        batch = inputs.shape[0]
+        n_layers, (h, p) = len(static["layers"]), arrays["0.a_re"].shape
+        state_dtype = jnp.int32 if narrow else jnp.int64
+        zeros = tuple(jnp.zeros((batch, h, p), state_dtype) for _ in range(n_layers))
+        z0 = jnp.zeros((batch, arrays["dec"].shape[1]), jnp.int64)
+        step = functools.partial(_step, arrays, static, widths, accumulate, narrow)
+        (_, _, z), zs = jax.lax.scan(step, (zeros, zeros, z0), jnp.swapaxes(inputs, 0, 1))
+        return jnp.swapaxes(zs, 0, 1) if per_token else z
+
+    return jax.jit(run)
+
+
+def run(q: QuantizedModel, inputs, *, per_token: bool = False, chunk: int = 32) -> np.ndarray:
+    """Integer logits for integer inputs [B, L, d_input] (pixels): [B, classes] after the last token, or
+    [B, L, classes] after every token with `per_token`.
+
+    Sequences go through in chunks of `chunk` (the states of a small chunk stay in cache, which is several
+    times faster than one big batch), chunks in parallel on all cores.
+    """
+    import jax
+    from jax.experimental import enable_x64
+
+    inputs = np.asarray(inputs)
+    if inputs.ndim != 3 or inputs.shape[2] != q.config.d_input:
+        raise ValueError(f"inputs must be [batch, length, {q.config.d_input}] integers, got shape {inputs.shape}")
+    if inputs.size and (inputs.min() < 0 or inputs.max() > (1 << q.widths.input) - 1):
+        raise ValueError(f"inputs must be integers in [0, {(1 << q.widths.input) - 1}]")
+    narrow = all(int32_exact(q.widths, q.s4d_shifts(layer)[0]) for layer in range(q.config.n_layers))
+    arrays, static = _plan(q, narrow)
+    key = (static["enc"], static["dec"], tuple(static["layers"]))
+    n = len(inputs)
+    workers = os.cpu_count() or 1
+    chunk = max(1, -(-n // max(workers, -(-n // chunk))))  # ≤ chunk, and at least one chunk per core
+    padded = np.zeros((-(-n // chunk) * chunk,) + inputs.shape[1:], np.int64)
+    padded[:n] = inputs
+    fn = _compiled(key, q.widths, q.config.pooling == "mean", per_token, narrow)
+    with enable_x64():
+        device_arrays = jax.device_put(arrays)
+
+    def one(begin: int) -> np.ndarray:
+        with enable_x64():  # the flag is per thread
+            return np.asarray(fn(device_arrays, padded[begin:begin + chunk]))
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(one, range(0, len(padded), chunk)))
+    return np.concatenate(parts)[:n]
+
+
+def float_logits(q: QuantizedModel, logits, length) -> np.ndarray:
+    """What integer logits stand for in the float model's units (÷ tokens for mean pooling)."""
+    scale = np.exp2(float(q.exponents["logits"]))
+    values = np.asarray(logits, np.float64) * scale
+    return values / np.asarray(length, np.float64) if q.config.pooling == "mean" else values
+
+
+def logits_builder(config: ModelConfig, model) -> Callable:
+    """The `evaluate.LOGITS_FNS["fixed"]` entry: float inputs in [0, 1] → logits in float units.
+
+    `model` is a QuantizedModel (its tensors may arrive as device arrays); float parameters are refused,
+    since the integers depend on calibration (use `quantize.resolve_quantized`).
+    """
+    if not isinstance(model, QuantizedModel):
+        raise ValueError("fixed mode needs a quantized model (an exported directory, or PTQ on the float model)")
+    model = QuantizedModel(model.config, {k: np.asarray(v) for k, v in model.tensors.items()},
+                           dict(model.exponents), model.widths)
+
+    def logits(x) -> np.ndarray:
+        x = np.asarray(x)
+        return float_logits(model, run(model, pixels(x)), x.shape[1]).astype(np.float32)
+
+    return logits
