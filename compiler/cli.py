@@ -1,8 +1,11 @@
-"""`s4d compile`: an exported model (or zoo name) → Loihi 2 mapping report, optionally simulated in Lava."""
+"""`s4d compile`: an exported model, zoo name or checkpoint (exported on the fly) → Loihi 2 mapping report, optionally
+simulated in Lava."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -13,8 +16,9 @@ from compiler.resources import MAX_CHIPS
 JSON_HELP = "print exactly one JSON object on stdout"
 
 
-def resolve_model(model: str) -> Path:
-    """An exported model directory from a path or a zoo name (its export/ part)."""
+def resolve_model(model: str, scratch: Path) -> Path:
+    """An exported model directory from a path, a zoo name (its export/ part) or a checkpoint, which is
+    exported into `scratch` by `s4d export` in a child process, so this process never loads JAX."""
     path = Path(model).expanduser()
     if not path.exists():
         try:
@@ -25,8 +29,15 @@ def resolve_model(model: str) -> Path:
     for candidate in (path, path / "export"):
         if (candidate / "manifest.json").is_file():
             return candidate
-    raise ValueError(f"{path} is not an exported model directory (no manifest.json); export a checkpoint "
-                     f"first with `s4d export {model} --out DIR`")
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} is not a model directory")
+    out = scratch / "export"
+    done = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "export", str(path), "--out", str(out)],
+                          capture_output=True, text=True)
+    if done.returncode != 0 or not (out / "manifest.json").is_file():
+        why = (done.stderr.strip().splitlines() or ["no exported model was written"])[-1]
+        raise ValueError(f"{path} is neither an exported model nor a checkpoint `s4d export` can export: {why}")
+    return out
 
 
 def compile_command(
@@ -52,16 +63,17 @@ def compile_command(
         raise ValueError(f"--simulate must be ≥ 0, got {simulate}")
     if max_chips < 1:
         raise ValueError(f"--max-chips must be ≥ 1, got {max_chips}")
-    directory = resolve_model(model)
-    exported = load_exported(directory)
-    compiled = compile_graph(from_exported(exported), mode, objective, max_chips)
-    result = summary(compiled)
-    result["model"] = str(directory)
-    if show_ir:
-        print(compiled.graph.to_json(), file=sys.stderr if as_json else sys.stdout)
-    if simulate:
-        x, labels = samples.select(directory, exported.manifest, simulate, inputs, data_dir)
-        result.update(_simulate(compiled, exported.network, x, labels))
+    with tempfile.TemporaryDirectory(prefix="s4d-compile-") as scratch:
+        directory = resolve_model(model, Path(scratch))
+        exported = load_exported(directory)
+        compiled = compile_graph(from_exported(exported), mode, objective, max_chips)
+        result = summary(compiled)
+        result["model"] = str(model if directory.is_relative_to(scratch) else directory)
+        if show_ir:
+            print(compiled.graph.to_json(), file=sys.stderr if as_json else sys.stdout)
+        if simulate:
+            x, labels = samples.select(directory, exported.manifest, simulate, inputs, data_dir)
+            result.update(_simulate(compiled, exported.network, x, labels))
     if out is not None:
         result["out"] = str(write_outputs(out, compiled, result))
     if as_json:
