@@ -204,12 +204,14 @@ def _compiled(static_key, widths: Widths, accumulate: bool, per_token: bool, nar
     return jax.jit(run)
 
 
-def run(q: QuantizedModel, inputs, *, per_token: bool = False, chunk: int = 32) -> np.ndarray:
+def run(q: QuantizedModel, inputs, *, per_token: bool = False, chunk: int = 32,
+        narrow: bool | None = None) -> np.ndarray:
     """Integer logits for integer inputs [B, L, d_input] (pixels): [B, classes] after the last token, or
     [B, L, classes] after every token with `per_token`.
 
     Sequences go through in chunks of `chunk` (the states of a small chunk stay in cache, which is several
-    times faster than one big batch), chunks in parallel on all cores.
+    times faster than one big batch), chunks in parallel on all cores. `narrow` forces (True) or forbids
+    (False) the int32 state path; by default it is used whenever it is exact.
     """
     import jax
     from jax.experimental import enable_x64
@@ -219,7 +221,10 @@ def run(q: QuantizedModel, inputs, *, per_token: bool = False, chunk: int = 32) 
         raise ValueError(f"inputs must be [batch, length, {q.config.d_input}] integers, got shape {inputs.shape}")
     if inputs.size and (inputs.min() < 0 or inputs.max() > (1 << q.widths.input) - 1):
         raise ValueError(f"inputs must be integers in [0, {(1 << q.widths.input) - 1}]")
-    narrow = all(int32_exact(q.widths, q.s4d_shifts(layer)[0]) for layer in range(q.config.n_layers))
+    exact = all(int32_exact(q.widths, q.s4d_shifts(layer)[0]) for layer in range(q.config.n_layers))
+    if narrow and not exact:
+        raise ValueError("the int32 state path is not exact for these widths")
+    narrow = exact if narrow is None else narrow
     arrays, static = _plan(q, narrow)
     key = (static["enc"], static["dec"], tuple(static["layers"]))
     n = len(inputs)

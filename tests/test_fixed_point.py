@@ -1,0 +1,139 @@
+"""The fixed-point spec: primitives, JAX fixed mode == NumPy reference bit for bit, saturation, float agreement."""
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from jax.experimental import enable_x64
+
+from compiler import fixed_point as fp
+from quantized_models import random_pixels, random_quantized, reference_network
+from s4d_jax import fixed
+from s4d_jax.model import S4DClassifier
+
+
+def test_shift_floor_rounds_towards_minus_infinity():
+    v = np.array([-5, -4, -1, 0, 1, 5, 7])
+    assert fp.shift_floor(v, 1).tolist() == [-3, -2, -1, 0, 0, 2, 3]
+    assert fp.shift_floor(v, 4).tolist() == [-1, -1, -1, 0, 0, 0, 0]
+    assert fp.shift_floor(v, -2).tolist() == (v * 4).tolist()
+    assert fp.shift_floor(-(1 << 38) - 1, 15) == -(1 << 23) - 1
+
+
+def test_saturate_is_symmetric_at_the_declared_width():
+    limit = (1 << 23) - 1
+    assert fp.saturate([-(1 << 30), -(1 << 23), 5, 1 << 23], 24).tolist() == [-limit, -limit, 5, limit]
+    assert fp.relu([-7, 3, 1 << 20], fp.Widths()).tolist() == [0, 3, (1 << 16) - 1]
+
+
+def test_dense_matches_lava_weight_handling_and_shift():
+    """Lava keeps 2·m unchanged (MIXED, 8 bits) and shifts the int32 accumulator by weight_exp."""
+    from lava.utils.weightutils import SignMode, clip_weights, truncate_weights
+
+    m = np.arange(-128, 128).reshape(16, 16)
+    w = fp.lava_weights(m)
+    lava_w = truncate_weights(clip_weights(w, SignMode.MIXED, num_bits=8), SignMode.MIXED, 8)
+    assert np.array_equal(lava_w, w)
+    s = np.random.default_rng(0).integers(-(1 << 15) + 1, 1 << 15, (3, 16))
+    acc = (lava_w.astype(np.int32) @ s.T.astype(np.int32)).T  # Lava's int32 dot
+    assert np.array_equal(fp.dense(s, m, -7), np.right_shift(acc, 7))
+    assert np.array_equal(fp.dense(s, m, 0), acc)
+
+
+def test_worked_example_of_the_spec():
+    """docs/fixed_point.md §7, number for number."""
+    w = fp.Widths()
+    x_re, x_im = fp.s4d_step(524288, -262144, 768, 30509, 6184, 20972, 5243, 15, 9, w)
+    assert (int(x_re), int(x_im)) == (569074, -137264)
+    assert (int(fp.state_message(x_re, 8, w)), int(fp.state_message(x_im, 8, w))) == (2222, -537)
+
+
+def test_int32_rotation_split_is_exact_at_the_extremes():
+    rng = np.random.default_rng(1)
+    edge = np.array([-(1 << 23) + 1, -(1 << 23) + 2, -4097, -4096, -1, 0, 1, 4095, 4096, (1 << 23) - 1])
+    x_re = np.concatenate([edge, rng.integers(-(1 << 23) + 1, 1 << 23, 500)])
+    x_im = np.concatenate([edge[::-1], rng.integers(-(1 << 23) + 1, 1 << 23, 500)])
+    a_edge = np.array([-(1 << 15) + 1, -1, 0, 1, (1 << 15) - 1] * 2)
+    a_re = np.concatenate([a_edge, rng.integers(-(1 << 15) + 1, 1 << 15, 500)])
+    a_im = np.concatenate([a_edge[::-1], rng.integers(-(1 << 15) + 1, 1 << 15, 500)])
+    want = fp.shift_floor(a_re * x_re - a_im * x_im, 15)
+    with enable_x64():
+        got = fixed._rotate(*(jnp.asarray(v, jnp.int32) for v in (a_re, a_im, x_re, x_im)), 15)
+    assert got.dtype == jnp.int32
+    assert np.array_equal(np.asarray(got), want)
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 10_000), pooling=st.sampled_from(["mean", "last"]), n_layers=st.integers(1, 3))
+def test_jax_fixed_mode_equals_numpy_reference_bit_for_bit(seed, pooling, n_layers):
+    _, _, q, _ = random_quantized(seed, n_layers=n_layers, pooling=pooling)
+    x = random_pixels(seed + 2, 5, 24)
+    got = fixed.run(q, x, per_token=True)
+    want = fp.run(reference_network(q), x)
+    assert got.dtype == np.int64
+    assert np.array_equal(got, want)
+    assert np.array_equal(fixed.run(q, x), want[:, -1])
+
+
+def test_saturating_network_still_bit_exact():
+    """Exponents two bits too fine: states, messages and the readout saturate; both sides clip alike."""
+    _, _, q, _ = random_quantized(3, headroom_bits=-3)
+    x = np.full((3, 30, 1), 255)
+    x[1] = random_pixels(5, 1, 30)[0]
+    net = reference_network(q)
+    state = fp.zero_state(net, 3)
+    saturated = set()
+    for k in range(x.shape[1]):
+        state, out = fp.step(net, state, x[:, k])
+        for name, value in out.items():
+            limit = (1 << 23) - 1 if name.startswith(("x_", "logits")) else (1 << 15) - 1
+            if name.startswith("y."):
+                limit = (1 << 16) - 1
+            if np.abs(value).max() >= limit:
+                saturated.add(name.split(".")[0])
+    assert {"x_re", "u"} <= saturated
+    assert np.array_equal(fixed.run(q, x, per_token=True), fp.run(net, x))
+
+
+def test_wide_path_equals_narrow_path():
+    """Widths outside the int32 split use plain int64; both give the reference's numbers."""
+    _, _, q, _ = random_quantized(11)
+    x = random_pixels(12, 4, 20)
+    want = fp.run(reference_network(q), x)
+    assert not fixed.int32_exact(dataclasses.replace(q.widths, state=25), 15)
+    assert np.array_equal(fixed.run(q, x, per_token=True, narrow=False), want)
+    assert np.array_equal(fixed.run(q, x, per_token=True, narrow=True), want)
+
+
+def test_fixed_mode_agrees_with_float_recurrent_within_quantization_error():
+    config, params, q, _ = random_quantized(7, d_model=8, d_state=8, n_layers=2, length=40)
+    x = random_pixels(8, 16, 40)
+    float_logits = np.asarray(S4DClassifier(config).apply({"params": params}, jnp.asarray(x / 255.0, jnp.float32),
+                                                          "recurrent"))
+    fixed_logits = fixed.float_logits(q, fixed.run(q, x), x.shape[1])
+    scale = np.abs(float_logits).max()
+    # 8-bit weights (relative step 2^-8 of each tensor's range) through 2 layers: a few per cent of the scale
+    assert np.abs(fixed_logits - float_logits).max() <= 0.05 * scale
+    assert np.abs(fixed_logits - float_logits).mean() <= 0.01 * scale
+
+
+def test_inputs_are_checked():
+    _, _, q, _ = random_quantized(1)
+    with pytest.raises(ValueError, match="integers in"):
+        fixed.run(q, np.full((1, 4, 1), 256))
+    with pytest.raises(ValueError, match="shape"):
+        fixed.run(q, np.zeros((1, 4)))
+
+
+def test_network_check_names_the_problem():
+    _, _, q, _ = random_quantized(2)
+    tensors = dict(q.tensors)
+    tensors["layers.0.a_re"] = np.full_like(tensors["layers.0.a_re"], 1 << 15)
+    with pytest.raises(ValueError, match="layers.0.a_re"):
+        fp.FixedNetwork(q.config.n_layers, "mean", tensors, q.exponents)
+    exponents = dict(q.exponents, **{"u.1": q.exponents["u.1"] - 40, "mixers.0.bias": q.exponents["u.1"] - 40})
+    with pytest.raises(ValueError, match="'mixers.0'.*int32"):
+        fp.FixedNetwork(q.config.n_layers, "mean", q.tensors, exponents)

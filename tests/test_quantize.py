@@ -1,0 +1,114 @@
+"""PTQ and QAFT: exponents from calibration, the fake-quantized mirror, and the QAFT accuracy identity."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from compiler import fixed_point as fp
+from quantized_models import random_params, random_pixels, random_quantized, reference_network
+from s4d_jax import fixed, quantize
+from s4d_jax.checkpoint import save_params
+from s4d_jax.config import ModelConfig
+from s4d_jax.model import S4DClassifier
+
+
+def test_float_mirror_is_the_float_model():
+    config = ModelConfig(d_model=6, d_state=8, n_layers=2)
+    params = random_params(config, 4)
+    x = jnp.asarray(random_pixels(5, 3, 20) / 255.0, jnp.float32)
+    mirror, _ = quantize.mirror_forward(config, quantize.mirror_tensors(config, params, None, quantize.Widths()),
+                                        x, None)
+    model = S4DClassifier(config).apply({"params": params}, x, "recurrent")
+    np.testing.assert_allclose(np.asarray(mirror), np.asarray(model), rtol=1e-4, atol=1e-5)
+
+
+def test_calibration_leaves_headroom_on_calibration_data():
+    """With one bit of headroom nothing the calibration sequences produce reaches half of its range."""
+    config, params, q, exps = random_quantized(6, length=24)
+    calib = random_pixels(7, 8, 24)  # the same sequences random_quantized calibrated on
+    net = reference_network(q)
+    state = fp.zero_state(net, len(calib))
+    peak: dict[str, int] = {}
+    for k in range(calib.shape[1]):
+        state, out = fp.step(net, state, calib[:, k])
+        for name, value in out.items():
+            peak[name] = max(peak.get(name, 0), int(np.abs(value).max()))
+    assert peak["u.1"] < 1 << 15 and peak["y.0"] < 1 << 16 and peak["x_re.0"] < 1 << 23
+
+
+def test_quantize_is_deterministic_and_in_range():
+    config, params, q, exps = random_quantized(8)
+    again = quantize.quantize(config, params, exps)
+    assert again.exponents == q.exponents
+    assert all(np.array_equal(again.tensors[k], v) and again.tensors[k].dtype == v.dtype for k, v in q.tensors.items())
+    reference_network(q)  # validates widths, exponents and the int32 bounds
+
+
+def test_fake_quantized_mirror_tracks_the_integer_network():
+    config, params, q, exps = random_quantized(9, length=32)
+    x = random_pixels(10, 6, 32)
+    tensors = quantize.mirror_tensors(config, params, exps, q.widths)
+    mirror, _ = quantize.mirror_forward(config, tensors, jnp.asarray(x / 255.0, jnp.float32), exps, q.widths)
+    integer = fixed.float_logits(q, fixed.run(q, x), x.shape[1])
+    assert np.abs(np.asarray(mirror) - integer).max() <= 0.01 * np.abs(integer).max()
+
+
+def test_straight_through_gradients_reach_every_parameter():
+    config, params, q, exps = random_quantized(12, length=16)
+    x = jnp.asarray(random_pixels(13, 4, 16) / 255.0, jnp.float32)
+
+    def loss(p):
+        tensors = quantize.mirror_tensors(config, p, exps, q.widths)
+        return quantize.mirror_forward(config, tensors, x, exps, q.widths)[0].sum()
+
+    grads = jax.grad(loss)(params)
+    assert all(float(jnp.abs(g).sum()) > 0 for g in jax.tree_util.tree_leaves(grads))
+
+
+def _toy_task(n: int, length: int, seed: int):
+    """Label = which half of the sequence is brighter (10 classes by brightness gap): learnable, sequential."""
+    x = random_pixels(seed, n, length) // 2
+    labels = np.arange(n) % 10
+    x[:, length // 2:, 0] += (labels[:, None] * 12).astype(x.dtype)
+    return x / 255.0, labels
+
+
+def test_qaft_reported_fixed_accuracy_is_that_of_the_quantized_result():
+    config, params, q, exps = random_quantized(14, d_model=4, d_state=4, n_layers=1, length=16)
+    train = _toy_task(64, 16, 15)
+    evaluation = _toy_task(40, 16, 16)
+    settings = quantize.QaftConfig(epochs=2, batch_size=16, learning_rate=1e-2)
+    tuned, history = quantize.qaft(config, params, exps, train, evaluation, settings)
+    assert len(history) == 2
+    assert any(not np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(tuned),
+                                                         jax.tree_util.tree_leaves(params)))
+    final = quantize.quantize(config, tuned, exps)
+    assert quantize.fixed_accuracy(final, *evaluation) == history[-1]["fixed_accuracy"]
+    assert final.exponents == quantize.quantize(config, tuned, exps).exponents
+
+
+@pytest.mark.slow
+def test_quantize_command_reports_json_and_exports(tmp_path):
+    from compiler.exported import load_exported
+
+    config = ModelConfig(d_model=4, d_state=4, n_layers=1)
+    save_params(tmp_path / "params", config, random_params(config, 0), {"task": "smnist"})
+    try:
+        from s4d_jax import data
+
+        data.load("smnist", "test")
+    except Exception as err:  # the MNIST files are not available here
+        pytest.skip(f"smnist data unavailable: {err}")
+    out = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "quantize", str(tmp_path / "params"),
+                          "--calib", "4", "--limit", "20", "--out", str(tmp_path / "exported"), "--json"],
+                         capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert result["method"] == "ptq" and result["n_test"] == 20
+    assert 0.0 <= result["ptq_fixed_accuracy"] <= 1.0
+    assert load_exported(tmp_path / "exported").quantization["method"] == "ptq"
