@@ -137,8 +137,8 @@ def verify(c: Compiled, net: fp.FixedNetwork, inputs: np.ndarray, labels=None, p
                                     "lava": run.logits[tuple(where[:2])].tolist(),
                                     "reference": reference[tuple(where[:2])].tolist()}
     if labels is not None:
-        predicted = run.logits[:, -1].argmax(axis=-1)
-        result["lava_accuracy"] = round(float(np.mean(predicted == np.asarray(labels))), 6)
+        for key, logits in (("lava_accuracy", run.logits), ("fixed_accuracy", reference)):
+            result[key] = round(float(np.mean(logits[:, -1].argmax(axis=-1) == np.asarray(labels))), 6)
     return result
 
 
