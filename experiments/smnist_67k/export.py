@@ -1,0 +1,46 @@
+"""Export the best checkpoint of the sMNIST run into params/ (with test accuracies) and copy its metrics log.
+
+    .venv/bin/python experiments/smnist_67k/export.py runs/smnist-67k --modes conv scan recurrent
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from s4d_jax import checkpoint, data
+from s4d_jax.evaluate import evaluate
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--modes", nargs="*", default=["conv"], help="modes to measure test accuracy in")
+    parser.add_argument("--out", type=Path, default=HERE / "params")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N test examples")
+    args = parser.parse_args()
+
+    config, params, meta = checkpoint.load_workdir(args.workdir)
+    test = data.load(meta["task"], "test")
+    meta["test"] = {}
+    for mode in args.modes:
+        t0 = time.time()
+        result = evaluate(config, params, test, mode=mode, batch_size=100, limit=args.limit, progress=True)
+        meta["test"][mode] = {**result, "seconds": round(time.time() - t0, 1)}
+        print(json.dumps({"mode": mode, **meta["test"][mode]}), file=sys.stderr, flush=True)
+    new = checkpoint.save_params(args.out.with_name(args.out.name + ".new"), config, params, meta)
+    if args.out.exists():
+        shutil.rmtree(args.out)
+    new.rename(args.out)
+    shutil.copyfile(args.workdir / checkpoint.METRICS, args.out.parent / "metrics.jsonl")
+    print(json.dumps({"epoch": meta["metrics"]["epoch"], "val_accuracy": meta["metrics"]["val_accuracy"],
+                      "test": {m: r["accuracy"] for m, r in meta["test"].items()}, "out": str(args.out)}))
+
+
+if __name__ == "__main__":
+    main()
