@@ -120,7 +120,8 @@ def load_workdir(workdir: Path, step: int | None = None):
         config = ModelConfig.from_dict(meta["model_config"])
         restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))["state"]
     except (ValueError, KeyError, OSError, TypeError) as err:
-        raise ValueError(f"checkpoint {step} in {workdir} is corrupt or half-written: {err}") from err
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise ValueError(f"checkpoint {step} in {workdir} is corrupt or half-written: {reason}") from err
     params = restored["params"]
     check_architecture(config, params, f"{workdir} checkpoint {step}")
     return config, params, meta["params_meta"]

@@ -189,3 +189,13 @@ def test_cli_errors_are_one_line(run, capsys, monkeypatch, tmp_path):
     if not os.access(tmp_path / "locked", os.W_OK):  # root can write anywhere
         code, out = _cli(["train", "--workdir", str(tmp_path / "locked" / "w")], capsys, monkeypatch)
         assert code == 2 and out.err.startswith("error:")
+
+
+def test_corrupt_workdir_checkpoint_is_a_clear_error(run, tmp_path):
+    import shutil
+
+    workdir = shutil.copytree(run[0], tmp_path / "work")
+    for metadata in (workdir / checkpoint.CHECKPOINTS).glob("*/state/_METADATA"):
+        metadata.write_text("half")
+    with pytest.raises(ValueError, match="corrupt or half-written"):
+        checkpoint.load_model(workdir)

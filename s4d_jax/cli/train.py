@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import sys
 from pathlib import Path
@@ -62,6 +63,7 @@ def evaluate(
     from s4d_jax.checkpoint import load_model, resolve_model_path
     from s4d_jax.evaluate import evaluate as run
 
+    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax notes on read-only checkpoint dirs are not news
     path = resolve_model_path(model)
     config, params, meta = load_model(path)
     task = task or meta.get("task")
