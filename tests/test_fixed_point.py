@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
@@ -137,3 +139,29 @@ def test_network_check_names_the_problem():
     exponents = dict(q.exponents, **{"u.1": q.exponents["u.1"] - 40, "mixers.0.bias": q.exponents["u.1"] - 40})
     with pytest.raises(ValueError, match="'mixers.0'.*int32"):
         fp.FixedNetwork(q.config.n_layers, "mean", q.tensors, exponents)
+
+
+TRAINED = Path(os.environ.get("S4D_TRAINED_SMNIST", Path(__file__).resolve().parents[1] / "experiments" / "smnist_67k" / "params"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TRAINED.is_dir(), reason="the trained sMNIST model is not in the repository")
+def test_trained_model_fixed_mode_tracks_float_recurrent():
+    """On real digits, PTQ of the trained model stays within a few per cent of the float logits."""
+    from s4d_jax import data, quantize
+    from s4d_jax.checkpoint import load_model
+
+    config, params, meta = load_model(TRAINED)
+    try:
+        test = data.load("smnist", "test")
+        calib = quantize.calibration_sequences("smnist", 32, meta)
+    except Exception as err:  # the MNIST files are not available here
+        pytest.skip(f"smnist data unavailable: {err}")
+    q, _ = quantize.ptq(config, params, calib)
+    x = test.sequences[:6]
+    float_logits = np.asarray(S4DClassifier(config).apply({"params": params},
+                                                          jnp.asarray(x / 255.0, jnp.float32), "recurrent"))
+    fixed_logits = fixed.float_logits(q, fixed.run(q, x), x.shape[1])
+    scale = np.abs(float_logits).max()
+    assert np.abs(fixed_logits - float_logits).max() <= 0.05 * scale
+    assert (fixed_logits.argmax(-1) == float_logits.argmax(-1)).mean() >= 5 / 6
