@@ -157,49 +157,55 @@ def _s4d_update(arrays, layer: int, x_re, x_im, u, sa: int, sb: int, widths: Wid
             _sat(rot_im + _shift(b_im * uu, sb), widths.state))
 
 
-def _step(arrays, static, widths: Widths, accumulate: bool, narrow: bool, carry, sample):
-    """One token through the network (docs/fixed_point.md §2); carry = (x_re, x_im per layer, z).
+def _layer(arrays, layer: int, shifts, widths: Widths, narrow: bool, u):
+    """One S4D layer over a whole chunk, u [L, B, H] → next channel messages [L, B, H].
 
-    Neuron sums and [B, H] synapse groups run in int64; the [B, H, P] state work runs in int32 when `narrow`.
+    Layers are feed-forward and causal, so running them one after another over all tokens gives the same
+    numbers as the token-by-token order of the spec. Only the state recursion is a scan; the D path, ReLU and
+    mixer run batched over all tokens.
     """
+    import jax
     import jax.numpy as jnp
 
-    xs_re, xs_im, z = carry
+    sa, sb, sm, w_cre, w_cim, w_d, w_mix = shifts
     msg, umsg = widths.message, (1 << widths.message) - 1
-    u = _sat(_dense(sample, arrays["enc"], static["enc"]) + arrays["enc_b"], msg)
-    new_re, new_im = [], []
-    for layer, (sa, sb, sm, w_cre, w_cim, w_d, w_mix) in enumerate(static["layers"]):
-        x_re, x_im = _s4d_update(arrays, layer, xs_re[layer], xs_im[layer], u, sa, sb, widths, narrow)
-        new_re.append(x_re)
-        new_im.append(x_im)
+    c_re, c_im = arrays[f"{layer}.c_re"], arrays[f"{layer}.c_im"]
+
+    def step(state, u_t):
+        x_re, x_im = _s4d_update(arrays, layer, *state, u_t, sa, sb, widths, narrow)
         m_re, m_im = _sat(_shift(x_re, sm), msg), _sat(_shift(x_im, sm), msg)
         # Σ_p fits int32 by the accumulator bound of the group (docs/fixed_point.md §3)
-        acc_re = jnp.sum(m_re * arrays[f"{layer}.c_re"], -1).astype(jnp.int64)
-        acc_im = jnp.sum(m_im * arrays[f"{layer}.c_im"], -1).astype(jnp.int64)
-        acc = _shift(acc_re, -w_cre) + _shift(acc_im, -w_cim) + _shift(u * arrays[f"{layer}.d"], -w_d)
-        y = jnp.clip(acc, 0, umsg)
-        u = _sat(_dense(y, arrays[f"{layer}.mix"], w_mix) + arrays[f"{layer}.mix_b"], msg)
-    acc = _dense(u, arrays["dec"], static["dec"]) + arrays["dec_b"]
-    z = _sat(acc + z if accumulate else acc, widths.state)
-    return (tuple(new_re), tuple(new_im), z), z
+        acc = (_shift(jnp.sum(m_re * c_re, -1).astype(jnp.int64), -w_cre)
+               + _shift(jnp.sum(m_im * c_im, -1).astype(jnp.int64), -w_cim))
+        return (x_re, x_im), acc
+
+    h, p = arrays[f"{layer}.a_re"].shape
+    zeros = jnp.zeros((u.shape[1], h, p), jnp.int32 if narrow else jnp.int64)
+    _, acc = jax.lax.scan(step, (zeros, zeros), u)
+    y = jnp.clip(acc + _shift(u * arrays[f"{layer}.d"], -w_d), 0, umsg)
+    return _sat(_dense(y, arrays[f"{layer}.mix"], w_mix) + arrays[f"{layer}.mix_b"], msg)
 
 
 @functools.lru_cache(maxsize=8)
 def _compiled(static_key, widths: Widths, accumulate: bool, per_token: bool, narrow: bool):
+    """The jitted network for one set of static shifts: inputs [B, L, C] → logits (docs/fixed_point.md §2)."""
     import jax
     import jax.numpy as jnp
 
-    static = {"enc": static_key[0], "dec": static_key[1], "layers": list(static_key[2])}
+    enc_exp, dec_exp, layers = static_key
 
     def run(arrays, inputs):
-        batch = inputs.shape[0]
-        n_layers, (h, p) = len(static["layers"]), arrays["0.a_re"].shape
-        state_dtype = jnp.int32 if narrow else jnp.int64
-        zeros = tuple(jnp.zeros((batch, h, p), state_dtype) for _ in range(n_layers))
-        z0 = jnp.zeros((batch, arrays["dec"].shape[1]), jnp.int64)
-        step = functools.partial(_step, arrays, static, widths, accumulate, narrow)
-        (_, _, z), zs = jax.lax.scan(step, (zeros, zeros, z0), jnp.swapaxes(inputs, 0, 1))
-        return jnp.swapaxes(zs, 0, 1) if per_token else z
+        u = _sat(_dense(jnp.swapaxes(inputs, 0, 1), arrays["enc"], enc_exp) + arrays["enc_b"], widths.message)
+        for layer, shifts in enumerate(layers):
+            u = _layer(arrays, layer, shifts, widths, narrow, u)
+        terms = _dense(u, arrays["dec"], dec_exp) + arrays["dec_b"]  # [L, B, classes]
+        if accumulate:  # the saturating running sum of the readout neuron
+            z_last, zs = jax.lax.scan(lambda z, term: (_sat(z + term, widths.state),) * 2,
+                                      jnp.zeros_like(terms[0]), terms)
+        else:
+            zs = _sat(terms, widths.state)
+            z_last = zs[-1]
+        return jnp.swapaxes(zs, 0, 1) if per_token else z_last
 
     return jax.jit(run)
 
@@ -226,7 +232,7 @@ def run(q: QuantizedModel, inputs, *, per_token: bool = False, chunk: int = 32,
         raise ValueError("the int32 state path is not exact for these widths")
     narrow = exact if narrow is None else narrow
     arrays, static = _plan(q, narrow)
-    key = (static["enc"], static["dec"], tuple(static["layers"]))
+    key = (static["enc"], static["dec"], tuple(static["layers"]))  # hashable: the shifts are compiled in
     n = len(inputs)
     workers = os.cpu_count() or 1
     chunk = max(1, -(-n // max(workers, -(-n // chunk))))  # ≤ chunk, and at least one chunk per core
