@@ -62,7 +62,10 @@ def save_params(path: str | os.PathLike, config: ModelConfig, params, meta: dict
     check_architecture(config, params, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's private 0700 is not meant for the finished directory
         (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
         np.savez(tmp / "params.npz", **flatten_params(params))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
