@@ -1,9 +1,9 @@
 """The JAX fixed mode: the integer network of docs/fixed_point.md, batched and jit-compiled.
 
-Integer arithmetic in int64 inside `jax.experimental.enable_x64()` (a coefficient × state product has up to
-39 bits), local to each call so the rest of the process keeps JAX's 32-bit defaults. The whole network runs in
-recurrent form, one `lax.scan` over tokens; it must equal `compiler/fixed_point.py` bit for bit, which the
-tests check (the library itself never imports the compiler).
+Integer arithmetic only: int32 for the per-mode state work (exactly, by splitting the state, §8 of the spec),
+int64 elsewhere, inside `jax.experimental.enable_x64()` local to each call so the rest of the process keeps
+JAX's 32-bit defaults. The network runs in recurrent form (`lax.scan` over tokens); it must equal
+`compiler/fixed_point.py` bit for bit, which the tests check (the library itself never imports the compiler).
 """
 from __future__ import annotations
 

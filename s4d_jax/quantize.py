@@ -281,12 +281,14 @@ class QaftConfig:
 
 def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.ndarray],
          evaluation: tuple[np.ndarray, np.ndarray], settings: QaftConfig = QaftConfig(),
-         widths: Widths = Widths(), log: Callable[[dict], None] | None = None) -> tuple[object, list[dict]]:
+         widths: Widths = Widths(), log: Callable[[dict], None] | None = None,
+         progress: bool = False) -> tuple[object, list[dict]]:
     """Quantization-aware fine-tuning. Returns (fine-tuned float params, history); each history entry holds
     the fixed-mode accuracy of `quantize(config, params_at_that_point, exps)` on `evaluation`."""
     import jax
     import jax.numpy as jnp
     import optax
+    from tqdm import tqdm
 
     def loss_fn(prm, xb, yb):
         tensors = mirror_tensors(config, prm, exps, widths)
@@ -308,7 +310,8 @@ def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.nd
     for epoch in range(settings.epochs):
         order = rng.permutation(len(y_train))
         losses = []
-        for begin in range(0, len(order) - settings.batch_size + 1, settings.batch_size):
+        starts = range(0, len(order) - settings.batch_size + 1, settings.batch_size)
+        for begin in tqdm(starts, desc=f"QAFT epoch {epoch + 1}", unit="step", disable=not progress, leave=False):
             idx = order[begin:begin + settings.batch_size]
             params, opt_state, loss = train_step(params, opt_state, jnp.asarray(x_train[idx], jnp.float32),
                                                  jnp.asarray(y_train[idx]))

@@ -79,7 +79,7 @@ def quantize(
             config, params, exps, (train.sequences[:n_train] / 255.0, train.labels[:n_train]),
             (val.sequences[:n_val] / 255.0, val.labels[:n_val]), settings,
             log=lambda e: log(f"QAFT epoch {e['epoch']}: loss {e['loss']:.4f}, fixed validation accuracy "
-                              f"{e['fixed_accuracy']:.4f}"))
+                              f"{e['fixed_accuracy']:.4f}"), progress=True)
         q = q_lib.quantize(config, params, exps)
         result.update({"qaft": {"epochs": epochs, "train_sequences": n_train, "validation_sequences": n_val,
                                 "batch_size": batch_size, "learning_rate": learning_rate, "history": history},
