@@ -31,9 +31,12 @@ def test_saturate_is_symmetric_at_the_declared_width():
     assert fp.relu([-7, 3, 1 << 20], fp.Widths()).tolist() == [0, 3, (1 << 16) - 1]
 
 
+@pytest.mark.lava
 def test_dense_matches_lava_weight_handling_and_shift():
     """Lava keeps 2·m unchanged (MIXED, 8 bits) and shifts the int32 accumulator by weight_exp."""
-    from lava.utils.weightutils import SignMode, clip_weights, truncate_weights
+    weightutils = pytest.importorskip("lava.utils.weightutils")
+    SignMode, clip_weights, truncate_weights = (weightutils.SignMode, weightutils.clip_weights,
+                                                weightutils.truncate_weights)
 
     m = np.arange(-128, 128).reshape(16, 16)
     w = fp.lava_weights(m)
