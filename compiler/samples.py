@@ -39,8 +39,9 @@ def task_samples(manifest: dict, n: int, data_dir=None) -> tuple[np.ndarray, np.
         raise ValueError("the exported model names no task and ships no samples.npz; pass --inputs FILE.npz")
     from s4d_jax import data
 
-    seed = (manifest.get("meta") or {}).get("permutation_seed", data.DEFAULT_PERMUTATION_SEED)
-    split = data.load(task, "test", data_dir=data_dir, permutation_seed=int(seed))
+    seed = (manifest.get("meta") or {}).get("permutation_seed")
+    seed = data.DEFAULT_PERMUTATION_SEED if seed is None else int(seed)
+    split = data.load(task, "test", data_dir=data_dir, permutation_seed=seed)
     return split.sequences[:n].astype(np.int64), split.labels[:n]
 
 

@@ -147,16 +147,10 @@ def load_model(path: str | os.PathLike):
 
 
 def resolve_model_path(name_or_path: str) -> Path:
-    """A MODEL argument as a path: an existing path as is, else a zoo name when the zoo is installed."""
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    try:
-        import zoo
-    except ModuleNotFoundError:
-        return path
-    resolve = getattr(zoo, "resolve", None)
-    return Path(resolve(name_or_path)) if resolve else path
+    """A MODEL argument as a path: an existing path as is, else a zoo name (its float params/ part)."""
+    import zoo
+
+    return Path(zoo.resolve(name_or_path, part="params"))
 
 
 def export_best(workdir: str | os.PathLike, path: str | os.PathLike) -> Path:
