@@ -17,7 +17,7 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)
-	$(VENV)/bin/python experiments/benchmark.py
+	$(VENV)/bin/s4d bench
 
 clean:
 	rm -rf $(VENV)

@@ -4,13 +4,11 @@ Measures, side by side in one run: a training step (batch 50, L=784, AdamW) in c
 inference (batch 256, conv mode), and streaming latency per token through the whole network (batch 1 and 64)
 for the compiled streaming runtime (s4d_jax.streaming) beside a jitted JAX call per token.
 
-    python experiments/benchmark.py [--preset s4d-67k] [--repeats 5]
+    s4d bench [--preset s4d-67k] [--repeats 5]     (or: make bench)
 """
 from __future__ import annotations
 
-import argparse
-import json
-import platform
+import os
 import time
 
 import jax
@@ -84,25 +82,19 @@ def compiled_stream_us_per_token(config, params, batch: int, tokens: int) -> flo
     return (time.perf_counter() - start) / tokens * 1e6
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="s4d-67k")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--length", type=int, default=784)
-    args = parser.parse_args()
-    config = preset(args.preset)
+def run(preset_name: str = "s4d-67k", length: int = 784, repeats: int = 5) -> dict:
+    config = preset(preset_name)
     params = init_params(config)
-    result = {
-        "preset": args.preset,
-        "length": args.length,
-        "cpu": platform.processor() or platform.machine(),
+    return {
+        "preset": preset_name,
+        "length": length,
+        "cpu_count": os.cpu_count(),
         "jax": jax.__version__,
         "devices": jax.device_count(),
         "train_samples_per_s": {
-            mode: round(train_samples_per_s(config, params, mode, 50, args.length, args.repeats), 1)
-            for mode in ("conv", "scan")
+            mode: round(train_samples_per_s(config, params, mode, 50, length, repeats), 1) for mode in ("conv", "scan")
         },
-        "inference_samples_per_s": round(inference_samples_per_s(config, params, 256, args.length, args.repeats), 1),
+        "inference_samples_per_s": round(inference_samples_per_s(config, params, 256, length, repeats), 1),
         "stream_us_per_token": {
             str(batch): round(compiled_stream_us_per_token(config, params, batch, 2000), 1) for batch in (1, 64)
         },
@@ -110,8 +102,3 @@ def main() -> None:
             str(batch): round(jax_stream_us_per_token(config, params, batch, 500), 1) for batch in (1, 64)
         },
     }
-    print(json.dumps(result))
-
-
-if __name__ == "__main__":
-    main()
