@@ -13,7 +13,7 @@ import pytest
 from compiler import fixed_point as fp
 from quantized_models import random_params, random_pixels, random_quantized, reference_network
 from s4d_jax import fixed, quantize
-from s4d_jax.checkpoint import save_params
+from s4d_jax.checkpoint import load_model, save_params
 from s4d_jax.config import ModelConfig
 from s4d_jax.model import S4DClassifier
 
@@ -106,9 +106,17 @@ def test_quantize_command_reports_json_and_exports(tmp_path):
     except Exception as err:  # the MNIST files are not available here
         pytest.skip(f"smnist data unavailable: {err}")
     out = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "quantize", str(tmp_path / "params"),
-                          "--calib", "4", "--limit", "20", "--out", str(tmp_path / "exported"), "--json"],
+                          "--calib", "4", "--limit", "20", "--out", str(tmp_path / "exported"),
+                          "--save-params", str(tmp_path / "saved"), "--json"],
                          capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
     assert result["method"] == "ptq" and result["n_test"] == 20
     assert 0.0 <= result["ptq_fixed_accuracy"] <= 1.0
     assert load_exported(tmp_path / "exported").quantization["method"] == "ptq"
+    _, saved, meta = load_model(tmp_path / "saved")
+    assert meta["task"] == "smnist" and meta["quantization"]["method"] == "ptq"
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(saved), jax.tree.leaves(load_model(tmp_path / "params")[1])))
+
+    again = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "quantize", str(tmp_path / "params"),
+                            "--save-params", str(tmp_path / "saved")], capture_output=True, text=True)
+    assert again.returncode != 0 and "already exists" in again.stderr

@@ -47,7 +47,7 @@ def test_card_in_repository_is_the_rendered_registry_row(entry):
 def test_card_shows_measured_numbers_and_says_what_is_not_measured():
     entry = REGISTRY.get("smnist-s4d-67k")
     entry = dataclasses.replace(entry, accuracies=dataclasses.replace(entry.accuracies, fixed=98.765, lava=100.0,
-                                                                      lava_sequences=8))
+                                                                      lava_sequences=8, float=None))
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in render_card(entry).splitlines()
              if line.startswith("| ")]
     rows = {row[0]: row[1] for row in cells}

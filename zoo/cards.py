@@ -10,7 +10,7 @@ NOT_MEASURED = "not measured yet"
 ACCURACY_LABELS = {
     "float": "float (conv mode, float32)",
     "ptq": "post-training quantization (JAX fixed mode)",
-    "qaft": "quantization-aware fine-tuning, fake-quant (recurrent mode)",
+    "qaft": "after quantization-aware fine-tuning: its float weights (conv mode, float32)",
     "fixed": "exported fixed-point model (JAX fixed mode)",
     "lava": "Lava fixed-point simulation (Loihi2SimCfg fixed_pt)",
 }
@@ -70,8 +70,11 @@ def render_card(entry: ZooEntry) -> str:
         f"- time: {entry.training_time or NOT_MEASURED}",
         "",
         "## How to reproduce", "",
-        "1. Run the training command above (it writes a training workdir and a params directory).",
-        "2. Quantize, fine-tune (QAFT) and export the fixed-point model from it.",
+        "1. Run the training command above, then keep its best checkpoint as DIR/params",
+        "   (`experiments/export_run.py WORKDIR --out DIR/params`).",
+        "2. Quantize, fine-tune and export: `s4d quantize DIR/params --method qaft --save-params DIR/qaft "
+        "--out DIR/export`",
+        "   with the QAFT settings recorded in `qaft/meta.json` of the archive (`quantization.qaft`).",
         f"3. Package the three with `s4d zoo pack {entry.name} --from DIR` (DIR holding params/, qaft/, export/);",
         "   this writes the archive and its sha256 and size into the registry (docs/zoo.md).",
         "",

@@ -44,6 +44,8 @@ def quantize(
     limit: Optional[int] = typer.Option(None, help="evaluate only the first N test examples"),
     task: Optional[str] = typer.Option(None, help="task (default: the model's own)"),
     out: Optional[Path] = typer.Option(None, help="write the exported model here"),
+    save_params: Optional[Path] = typer.Option(None, help="also write the (fine-tuned) float params here, "
+                                               "as a params directory"),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_HELP),
     source_dir: Optional[Path] = typer.Option(None, help=SOURCE_HELP),
     json_output: bool = typer.Option(False, "--json", help="print one JSON object"),
@@ -56,6 +58,9 @@ def quantize(
         raise ValueError(f"--method must be ptq or qaft, got {method!r}")
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be positive, got {limit}")
+    for target in (out, save_params):
+        if target is not None and target.exists():
+            raise FileExistsError(f"{target} already exists; choose a new path or remove it first")
     path, config, params, meta, task = _load(model, task)
     log = (lambda m: print(m, file=sys.stderr)) if json_output else print
     start = time.time()
@@ -96,6 +101,12 @@ def quantize(
         export.write_exported(out, q, params, task=task, meta=meta, quantization=summary)
         result["out"] = str(out)
         log(f"wrote {out}")
+    if save_params is not None:
+        from s4d_jax.checkpoint import save_params as save
+
+        save(save_params, config, params, {**meta, "quantization": {k: v for k, v in result.items() if k != "model"}})
+        result["params"] = str(save_params)
+        log(f"wrote {save_params}")
     if json_output:
         print(json.dumps(result))
 

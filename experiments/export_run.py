@@ -1,6 +1,9 @@
-"""Export the best checkpoint of the sMNIST run into params/ (with test accuracies) and copy its metrics log.
+"""Export the best checkpoint of a training run as a params directory (with test accuracies) plus its metrics log.
 
-    .venv/bin/python experiments/smnist_67k/export.py runs/smnist-67k --modes conv scan recurrent
+    .venv/bin/python experiments/export_run.py runs/smnist-67k --out experiments/smnist_67k/params \
+        --modes conv scan recurrent
+
+The params directory replaces OUT only once it is complete; metrics.jsonl is copied beside it.
 """
 from __future__ import annotations
 
@@ -14,14 +17,12 @@ from pathlib import Path
 from s4d_jax import checkpoint, data
 from s4d_jax.evaluate import evaluate
 
-HERE = Path(__file__).resolve().parent
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--modes", nargs="*", default=["conv"], help="modes to measure test accuracy in")
-    parser.add_argument("--out", type=Path, default=HERE / "params")
+    parser.add_argument("--out", type=Path, required=True, help="params directory to write or replace")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N test examples")
     args = parser.parse_args()
 
