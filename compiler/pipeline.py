@@ -106,6 +106,7 @@ def format_report(c: Compiled, result: dict) -> str:
     for row in layer_table(c):
         lines.append(f"{row['layer']:<10} {row['neurons']:>8,} {row['synapses']:>9,} {row['cores']:>6} "
                      f"{row['memory_bytes'] / 1024:>11.1f}")
+    lines.append("(a layer's cores may be shared with other layers, so the column can sum to more than the total)")
     lines.append("")
     lines.append(f"neurocores {result['neurocores']} on {result['chips']} chip(s), objective {result['objective']}; "
                  f"synaptic memory {result['synaptic_memory_bytes']:,} bytes")
