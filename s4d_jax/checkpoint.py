@@ -146,11 +146,12 @@ def load_model(path: str | os.PathLike):
     return load_workdir(path)
 
 
-def resolve_model_path(name_or_path: str) -> Path:
-    """A MODEL argument as a path: an existing path as is, else a zoo name (its float params/ part)."""
+def resolve_model_path(name_or_path: str, part: str = "params") -> Path:
+    """A MODEL argument as a path: an existing path as is, else a zoo name (its float params/ part, or the
+    fixed-point export/ where the shipped integers are what is asked for)."""
     import zoo
 
-    return Path(zoo.resolve(name_or_path, part="params"))
+    return Path(zoo.resolve(name_or_path, part=part))
 
 
 def export_best(workdir: str | os.PathLike, path: str | os.PathLike) -> Path:

@@ -40,6 +40,7 @@ class TrainConfig:
     permutation_seed: int = data.DEFAULT_PERMUTATION_SEED
     eval_batch_size: int = 100
     model_overrides: tuple[tuple[str, object], ...] = ()  # (ModelConfig field, value) pairs changing the preset
+    init_from: str | None = None  # params directory, exported model or zoo name to start from (else random init)
 
     def __post_init__(self) -> None:
         data.get_task(self.task)
@@ -116,13 +117,27 @@ def make_train_step(config: ModelConfig, tx, mode: str):
     return jax.jit(step, donate_argnums=0)
 
 
-def init_state(model_config: ModelConfig, tx, seed: int):
+def init_state(model_config: ModelConfig, tx, seed: int, params=None):
+    """Step 0 with a fresh optimizer: random parameters, or the given ones (fine-tuning a trained model)."""
     import jax.numpy as jnp
 
     from s4d_jax.model import init_params
 
-    params = init_params(model_config, seed)
+    params = init_params(model_config, seed) if params is None else params
     return {"params": params, "opt_state": tx.init(params), "step": jnp.zeros((), jnp.int32)}
+
+
+def initial_params(cfg: TrainConfig, model_config: ModelConfig):
+    """The parameters of `cfg.init_from`, refused unless they are this run's architecture, task and pixel order."""
+    config, params, meta = checkpoint.load_model(checkpoint.resolve_model_path(cfg.init_from))
+    if config != model_config:
+        raise ValueError(f"--init-from {cfg.init_from} is a {config} model; this run trains {model_config}")
+    if meta.get("task") not in (None, cfg.task):
+        raise ValueError(f"--init-from {cfg.init_from} was trained on {meta['task']!r}; this run trains {cfg.task!r}")
+    if data.get_task(cfg.task).permuted and meta.get("permutation_seed") != cfg.permutation_seed:
+        raise ValueError(f"--init-from {cfg.init_from} used permutation seed {meta.get('permutation_seed')}; "
+                         f"this run uses {cfg.permutation_seed}")
+    return params
 
 
 def prepare_workdir(workdir: Path, cfg: TrainConfig, resume: bool, command: str) -> None:
@@ -188,8 +203,9 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     workdir = Path(workdir)
     check_batch_size(cfg.batch_size)
     check_batch_size(cfg.eval_batch_size)
-    prepare_workdir(workdir, cfg, resume, command)
     model_config = cfg.model_config()
+    start_params = initial_params(cfg, model_config) if cfg.init_from else None  # refused before any file is made
+    prepare_workdir(workdir, cfg, resume, command)
     train_split = data.load(cfg.task, "train", data_dir=data_dir, source_dir=source_dir,
                             permutation_seed=cfg.permutation_seed)
     val_split = data.load(cfg.task, "validation", data_dir=data_dir, source_dir=source_dir,
@@ -198,7 +214,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     steps_per_epoch = data.n_batches(n_train, cfg.batch_size, drop_remainder=True)
     tx = optimizer(cfg, steps_per_epoch)
     mesh = data_mesh()
-    state = init_state(model_config, tx, cfg.seed)
+    state = init_state(model_config, tx, cfg.seed, start_params)
 
     manager = checkpoint.checkpoint_manager(workdir)
     metrics_file = workdir / checkpoint.METRICS

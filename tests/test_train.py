@@ -178,6 +178,17 @@ def test_eval_cli_prints_one_json_object(run, capsys, monkeypatch):
     assert 0 <= result["accuracy"] <= 1
 
 
+
+def test_eval_of_a_zoo_name_in_fixed_mode_uses_its_shipped_integers(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("S4D_CACHE", str(tmp_path / "cache"))
+    with mock_tfds():
+        code, out = _cli(["eval", "smnist-s4d-67k", "--mode", "fixed", "--limit", "4", "--json"], capsys, monkeypatch)
+        assert code == 0, out.err
+        assert Path(json.loads(out.out)["model"]).name == "export"
+        code, out = _cli(["eval", "smnist-s4d-67k", "--mode", "conv", "--limit", "4", "--json"], capsys, monkeypatch)
+    assert code == 0, out.err
+    assert Path(json.loads(out.out)["model"]).name == "params"
+
 def test_cli_errors_are_one_line(run, capsys, monkeypatch, tmp_path):
     code, out = _cli(["eval", str(run[0]), "--task", "mnist", "--json"], capsys, monkeypatch)
     assert code == 2 and out.err.strip() == "error: unknown task 'mnist'; choose one of ['psmnist', 'scifar', 'smnist']"
@@ -199,3 +210,22 @@ def test_corrupt_workdir_checkpoint_is_a_clear_error(run, tmp_path):
         metadata.write_text("half")
     with pytest.raises(ValueError, match="corrupt or half-written"):
         checkpoint.load_model(workdir)
+
+
+def test_init_from_starts_at_the_given_params_and_refuses_other_models(run, tmp_path):
+    workdir, cfg = run
+    _, trained, _ = checkpoint.load_model(workdir)
+    tuned = dataclasses.replace(cfg, epochs=1, lr=1e-9, ssm_lr=1e-9, weight_decay=0.0, init_from=str(workdir))
+    with mock_tfds():
+        train(tuned, tmp_path / "tuned", progress=False)
+    _, params, meta = checkpoint.load_model(tmp_path / "tuned")
+    assert meta["train_config"]["init_from"] == str(workdir)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(trained)):  # a vanishing step size keeps them
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+    bigger = dataclasses.replace(tuned, model_overrides=(("d_model", 16), ("d_state", 4), ("n_layers", 2)))
+    with pytest.raises(ValueError, match="--init-from .* model; this run trains"):
+        train(bigger, tmp_path / "bigger", progress=False)
+    with pytest.raises(ValueError, match="trained on 'smnist'; this run trains 'psmnist'"):
+        train(dataclasses.replace(tuned, task="psmnist"), tmp_path / "permuted", progress=False)
+    assert not (tmp_path / "bigger").exists() and not (tmp_path / "permuted").exists()

@@ -13,10 +13,10 @@ DATA_HELP = "prepared tfds data directory (default: $S4D_DATA or the shared one)
 SOURCE_HELP = "directory with the original dataset files"
 
 
-def _load(model: str, task: Optional[str]):
+def _load(model: str, task: Optional[str], part: str = "params"):
     from s4d_jax.checkpoint import load_model, resolve_model_path
 
-    path = resolve_model_path(model)
+    path = resolve_model_path(model, part)
     config, params, meta = load_model(path)
     task = task or meta.get("task")
     if task is None:
@@ -123,7 +123,7 @@ def export_model(
     """Write the exported model directory (PTQ of a float model; an exported model is copied as it is)."""
     from s4d_jax import export, quantize as q_lib
 
-    path, config, params, meta, task = _load(model, task)
+    path, config, params, meta, task = _load(model, task, part="export")  # a zoo model's shipped integers
     q = q_lib.resolve_quantized(path, config, params, meta, task, calib=calib, data_dir=data_dir,
                                 source_dir=source_dir)
     quantization = ({"method": "ptq", "calib": calib} if not export.is_exported(path)

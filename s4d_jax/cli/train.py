@@ -29,6 +29,8 @@ def train(
     seed: int = typer.Option(0),
     permutation_seed: int = typer.Option(0, help="pixel permutation of psmnist"),
     limit_train: Optional[int] = typer.Option(None, help="use only the first N training examples (quick tests)"),
+    init_from: Optional[str] = typer.Option(None, help="start from this params directory, exported model or zoo "
+                                            "name (same architecture and task) instead of a random init"),
     resume: bool = typer.Option(False, help="continue the run in WORKDIR from its latest checkpoint"),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
     source_dir: Optional[Path] = typer.Option(None, help=SOURCE_DIR_HELP),
@@ -40,7 +42,7 @@ def train(
 
     cfg = TrainConfig(task=task, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, ssm_lr=ssm_lr,
                       weight_decay=weight_decay, warmup_epochs=warmup, clip_norm=clip_norm, seed=seed, mode=mode,
-                      limit_train=limit_train, permutation_seed=permutation_seed)
+                      limit_train=limit_train, permutation_seed=permutation_seed, init_from=init_from)
     command = shlex.join(["s4d"] + sys.argv[1:])
     record = run(cfg, workdir, resume=resume, command=command, data_dir=data_dir, source_dir=source_dir)
     if json_output:
@@ -64,7 +66,7 @@ def evaluate(
     from s4d_jax.evaluate import evaluate as run
 
     logging.getLogger("absl").setLevel(logging.ERROR)  # orbax notes on read-only checkpoint dirs are not news
-    path = resolve_model_path(model)
+    path = resolve_model_path(model, part="export" if mode == "fixed" else "params")
     config, params, meta = load_model(path)
     task = task or meta.get("task")
     if task is None:
