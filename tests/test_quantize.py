@@ -115,7 +115,8 @@ def test_quantize_command_reports_json_and_exports(tmp_path):
     assert load_exported(tmp_path / "exported").quantization["method"] == "ptq"
     _, saved, meta = load_model(tmp_path / "saved")
     assert meta["task"] == "smnist" and meta["quantization"]["method"] == "ptq"
-    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(saved), jax.tree.leaves(load_model(tmp_path / "params")[1])))
+    original = load_model(tmp_path / "params")[1]
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(saved), jax.tree.leaves(original)))
 
     again = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "quantize", str(tmp_path / "params"),
                             "--save-params", str(tmp_path / "saved")], capture_output=True, text=True)

@@ -178,7 +178,6 @@ def test_eval_cli_prints_one_json_object(run, capsys, monkeypatch):
     assert 0 <= result["accuracy"] <= 1
 
 
-
 def test_eval_of_a_zoo_name_in_fixed_mode_uses_its_shipped_integers(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("S4D_CACHE", str(tmp_path / "cache"))
     with mock_tfds():
@@ -188,6 +187,7 @@ def test_eval_of_a_zoo_name_in_fixed_mode_uses_its_shipped_integers(capsys, monk
         code, out = _cli(["eval", "smnist-s4d-67k", "--mode", "conv", "--limit", "4", "--json"], capsys, monkeypatch)
     assert code == 0, out.err
     assert Path(json.loads(out.out)["model"]).name == "params"
+
 
 def test_cli_errors_are_one_line(run, capsys, monkeypatch, tmp_path):
     code, out = _cli(["eval", str(run[0]), "--task", "mnist", "--json"], capsys, monkeypatch)

@@ -96,15 +96,15 @@ def quantize(
     result["fixed_accuracy"] = result.get("qaft_fixed_accuracy", result["ptq_fixed_accuracy"])
     result["n_test"] = len(test) if limit is None else min(limit, len(test))
     result["seconds"] = round(time.time() - start, 1)
+    summary = {k: v for k, v in result.items() if k != "model"}  # recorded with what is written
     if out is not None:
-        summary = {k: v for k, v in result.items() if k not in ("model",)}
         export.write_exported(out, q, params, task=task, meta=meta, quantization=summary)
         result["out"] = str(out)
         log(f"wrote {out}")
     if save_params is not None:
         from s4d_jax.checkpoint import save_params as save
 
-        save(save_params, config, params, {**meta, "quantization": {k: v for k, v in result.items() if k != "model"}})
+        save(save_params, config, params, {**meta, "quantization": summary})
         result["params"] = str(save_params)
         log(f"wrote {save_params}")
     if json_output:
