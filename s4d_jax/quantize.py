@@ -6,7 +6,8 @@
 - `qaft` fine-tunes the float parameters in recurrent form (`lax.scan`) through a float mirror of the integer
   network with fake quantization and straight-through estimators; the fixed-mode accuracy it reports is
   measured by quantizing the current parameters with `quantize` and running `fixed.run`, so quantizing the
-  returned parameters gives exactly that accuracy.
+  returned parameters gives exactly that accuracy. Weights that are exactly zero (pruned) stay zero, and
+  `quantize` maps them to integer 0, so a pruned model keeps its sparsity through QAFT and export.
 """
 from __future__ import annotations
 
@@ -295,7 +296,9 @@ def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.nd
         logits, _ = mirror_forward(config, tensors, xb, exps, widths)
         return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
 
-    optimizer = optax.adam(settings.learning_rate)
+    from s4d_jax.prune import keep_zeros
+
+    optimizer = optax.chain(optax.adam(settings.learning_rate), keep_zeros())  # a pruned weight stays pruned
     opt_state = optimizer.init(params)
 
     @jax.jit

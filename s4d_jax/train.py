@@ -41,6 +41,12 @@ class TrainConfig:
     eval_batch_size: int = 100
     model_overrides: tuple[tuple[str, object], ...] = ()  # (ModelConfig field, value) pairs changing the preset
     init_from: str | None = None  # params directory, exported model or zoo name to start from (else random init)
+    target_density: float = 1.0  # < 1: gradual magnitude pruning (s4d_jax.prune) down to this density
+    prune_start: float = 0.0  # epochs: the cubic density ramp runs from here ...
+    prune_end: float = 0.0  # ... to here, then the masks stay fixed
+    prune_scope: str = "layer"  # the density holds per tensor ("layer") or over all pruned tensors ("global")
+    prune_tensors: tuple[str, ...] = ("encoder", "b", "c", "mixers", "decoder")
+    prune_every: int = 50  # steps between mask updates during the ramp
 
     def __post_init__(self) -> None:
         data.get_task(self.task)
@@ -56,7 +62,20 @@ class TrainConfig:
             raise ValueError("weight decay and warm-up must be ≥ 0 and the clipping norm > 0")
         if self.limit_train is not None and self.limit_train < self.batch_size:
             raise ValueError(f"--limit-train {self.limit_train} is smaller than one batch of {self.batch_size}")
+        if self.prune_end > self.epochs:
+            raise ValueError(f"--prune-end {self.prune_end} is after the last epoch ({self.epochs})")
+        self.pruning(1)  # a bad density or schedule fails here too
         self.model_config()  # a bad preset or override fails here, before any work
+
+    def pruning(self, steps_per_epoch: int):
+        """The pruning schedule in steps, or None for dense training."""
+        from s4d_jax.prune import PruneConfig
+
+        if self.target_density == 1.0:
+            return None
+        return PruneConfig(self.target_density, round(self.prune_start * steps_per_epoch),
+                           round(self.prune_end * steps_per_epoch), self.prune_every, self.prune_scope,
+                           tuple(self.prune_tensors))
 
     def model_config(self) -> ModelConfig:
         task = data.get_task(self.task)
@@ -85,6 +104,9 @@ def optimizer(cfg: TrainConfig, steps_per_epoch: int):
     def schedule(peak):
         return optax.warmup_cosine_decay_schedule(0.0, peak, warmup, total, end_value=0.0)
 
+    from s4d_jax.prune import magnitude_pruning
+
+    pruning = cfg.pruning(steps_per_epoch)
     return optax.chain(
         optax.clip_by_global_norm(cfg.clip_norm),
         optax.multi_transform(
@@ -92,6 +114,7 @@ def optimizer(cfg: TrainConfig, steps_per_epoch: int):
              "ssm": optax.adam(schedule(cfg.ssm_lr))},
             param_labels,
         ),
+        *([magnitude_pruning(pruning)] if pruning else []),  # last: it sees the final update
     )
 
 
@@ -215,6 +238,8 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     tx = optimizer(cfg, steps_per_epoch)
     mesh = data_mesh()
     state = init_state(model_config, tx, cfg.seed, start_params)
+    pruning = cfg.pruning(steps_per_epoch)
+    prune_done = pruning.end_step if pruning else 0  # before it the model is denser: never the best checkpoint
 
     manager = checkpoint.checkpoint_manager(workdir)
     metrics_file = workdir / checkpoint.METRICS
@@ -272,10 +297,14 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
             "samples_per_s": round(steps_per_epoch * cfg.batch_size / train_time, 1),
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        if cfg.target_density < 1:
+            from s4d_jax.prune import densities
+
+            record["density"] = densities(jax.device_get(state["params"]), cfg.prune_tensors)
         meta = {"model_config": model_config.to_dict(), "params_meta": params_meta(cfg, command, record)}
         manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(jax.device_get(state)),
                                                    meta=ocp.args.JsonSave(meta)),
-                     metrics={"val_accuracy": val["accuracy"]})
+                     metrics={"val_accuracy": val["accuracy"] if step >= prune_done else -1.0})
         manager.wait_until_finished()
         _append_jsonl(metrics_file, record)
         if progress:

@@ -31,6 +31,14 @@ def train(
     limit_train: Optional[int] = typer.Option(None, help="use only the first N training examples (quick tests)"),
     init_from: Optional[str] = typer.Option(None, help="start from this params directory, exported model or zoo "
                                             "name (same architecture and task) instead of a random init"),
+    target_density: float = typer.Option(1.0, help="prune by magnitude down to this fraction of the stored "
+                                         "weights (1 = dense training)"),
+    prune_start: float = typer.Option(0.0, help="epoch at which the cubic pruning ramp starts"),
+    prune_end: float = typer.Option(0.0, help="epoch at which it reaches --target-density (masks fixed after)"),
+    prune_scope: str = typer.Option("layer", help="layer: every pruned tensor reaches the density; global: all "
+                                    "of them together"),
+    prune_tensors: str = typer.Option("encoder,b,c,mixers,decoder", help="comma-separated weights to prune"),
+    prune_every: int = typer.Option(50, help="steps between mask updates during the ramp"),
     resume: bool = typer.Option(False, help="continue the run in WORKDIR from its latest checkpoint"),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
     source_dir: Optional[Path] = typer.Option(None, help=SOURCE_DIR_HELP),
@@ -42,7 +50,10 @@ def train(
 
     cfg = TrainConfig(task=task, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, ssm_lr=ssm_lr,
                       weight_decay=weight_decay, warmup_epochs=warmup, clip_norm=clip_norm, seed=seed, mode=mode,
-                      limit_train=limit_train, permutation_seed=permutation_seed, init_from=init_from)
+                      limit_train=limit_train, permutation_seed=permutation_seed, init_from=init_from,
+                      target_density=target_density, prune_start=prune_start, prune_end=prune_end,
+                      prune_scope=prune_scope, prune_every=prune_every,
+                      prune_tensors=tuple(t.strip() for t in prune_tensors.split(",") if t.strip()))
     command = shlex.join(["s4d"] + sys.argv[1:])
     record = run(cfg, workdir, resume=resume, command=command, data_dir=data_dir, source_dir=source_dir)
     if json_output:
