@@ -125,8 +125,25 @@ def _load_tensors(path: Path, entries: Mapping) -> dict[str, np.ndarray]:
         if tensor_sha256(array) != digest:
             raise ValueError(f"tensor {name!r}: sha256 mismatch (file {tensor_sha256(array)[:12]}…, "
                              f"manifest {digest[:12]}…): the file was changed or corrupted")
+        _check_sparsity(name, entry, array)
         tensors[name] = array
     return tensors
+
+
+def _check_sparsity(name: str, entry: Mapping, array: np.ndarray) -> None:
+    """The optional `nonzero` and `density` fields must describe the stored tensor (its pruning mask)."""
+    nonzero = int(np.count_nonzero(array))
+    where = f"tensors.{name!r}"
+    if "nonzero" in entry:
+        value = entry["nonzero"]
+        if not isinstance(value, int) or isinstance(value, bool) or value != nonzero:
+            raise ValueError(f"{MANIFEST}: field {where}.nonzero is {value!r}, the tensor has {nonzero} nonzero "
+                             f"of {array.size}")
+    if "density" in entry:
+        value, actual = entry["density"], nonzero / max(array.size, 1)
+        if (not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1
+                or abs(value - actual) > 5e-7):
+            raise ValueError(f"{MANIFEST}: field {where}.density is {value!r}, the tensor's is {actual:.6f}")
 
 
 def load_exported(path) -> ExportedModel:

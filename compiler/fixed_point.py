@@ -120,9 +120,18 @@ def readout(z, acc, bias, accumulate: bool, widths: Widths):
 
 # --- the network ----------------------------------------------------------------------------------------------
 
-def expansion_matrix(d_model: int, n_modes: int) -> np.ndarray:
-    """Mantissas [H·P, H] of the fan-out synapse group H → states: neuron h·P + p receives channel h with m = 1."""
-    return np.repeat(np.eye(d_model, dtype=np.int64), n_modes, axis=0)
+def live_modes(b_re, b_im) -> np.ndarray:
+    """Modes [H, P] with b̄ ≠ 0. A mode with b̄ = 0 (pruned B) adds floor(0·u / 2^shift_b) = 0 to a state that
+    starts at 0, so its state and messages stay 0 for every input: its fan-out synapse and C weights can be
+    left out without changing any value of the network."""
+    return (np.asarray(b_re) != 0) | (np.asarray(b_im) != 0)
+
+
+def expansion_matrix(d_model: int, n_modes: int, live=None) -> np.ndarray:
+    """Mantissas [H·P, H] of the fan-out synapse group H → states: neuron h·P + p receives channel h with m = 1
+    (m = 0 for modes that are not `live`)."""
+    full = np.repeat(np.eye(d_model, dtype=np.int64), n_modes, axis=0)
+    return full if live is None else full * np.asarray(live, np.int64).reshape(-1, 1)
 
 
 def reduction_matrix(c) -> np.ndarray:
@@ -213,9 +222,10 @@ class FixedNetwork:
                              (1 << w.input) - 1)]
         for layer in range(self.n_layers):
             p = f"layers.{layer}"
-            groups.append(DenseGroup(f"{p}.expansion", expansion_matrix(self.d_model, self.n_modes), -1, msg))
+            live = live_modes(t[f"{p}.b_re"], t[f"{p}.b_im"])
+            groups.append(DenseGroup(f"{p}.expansion", expansion_matrix(self.d_model, self.n_modes, live), -1, msg))
             for part in ("c_re", "c_im"):
-                groups.append(DenseGroup(f"{p}.{part}", reduction_matrix(t[f"{p}.{part}"]),
+                groups.append(DenseGroup(f"{p}.{part}", reduction_matrix(t[f"{p}.{part}"] * live),
                                          self.weight_exp(f"{p}.{part}", f"x_msg.{layer}", f"y.{layer}"), msg))
             groups.append(DenseGroup(f"{p}.d", np.diag(t[f"{p}.d"].astype(np.int64)),
                                      self.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}"), msg))
@@ -313,15 +323,16 @@ def step(net: FixedNetwork, state: FixedState, sample) -> tuple[FixedState, dict
     for layer in range(net.n_layers):
         p = f"layers.{layer}"
         shift_a, shift_b, shift_msg = net.s4d_shifts(layer)
-        fan = dense(u, expansion_matrix(h, p_modes), -1).reshape(u.shape[0], h, p_modes)
+        live = live_modes(t[f"{p}.b_re"], t[f"{p}.b_im"])
+        fan = dense(u, expansion_matrix(h, p_modes, live), -1).reshape(u.shape[0], h, p_modes)
         x_re, x_im = s4d_step(state.x_re[layer], state.x_im[layer], fan, t[f"{p}.a_re"], t[f"{p}.a_im"],
                               t[f"{p}.b_re"], t[f"{p}.b_im"], shift_a, shift_b, w)
         new_re.append(x_re)
         new_im.append(x_im)
         m_re = state_message(x_re, shift_msg, w).reshape(u.shape[0], h * p_modes)
         m_im = state_message(x_im, shift_msg, w).reshape(u.shape[0], h * p_modes)
-        acc = (dense(m_re, reduction_matrix(t[f"{p}.c_re"]), net.weight_exp(f"{p}.c_re", f"x_msg.{layer}", f"y.{layer}"))
-               + dense(m_im, reduction_matrix(t[f"{p}.c_im"]), net.weight_exp(f"{p}.c_im", f"x_msg.{layer}", f"y.{layer}"))
+        acc = (dense(m_re, reduction_matrix(t[f"{p}.c_re"] * live), net.weight_exp(f"{p}.c_re", f"x_msg.{layer}", f"y.{layer}"))
+               + dense(m_im, reduction_matrix(t[f"{p}.c_im"] * live), net.weight_exp(f"{p}.c_im", f"x_msg.{layer}", f"y.{layer}"))
                + dense(u, np.diag(t[f"{p}.d"].astype(np.int64)), net.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}")))
         y = relu(acc, w)
         u = channel(dense(y, t[f"mixers.{layer}.weight"],

@@ -31,6 +31,12 @@ def tensor_sha256(array: np.ndarray) -> str:
     return hashlib.sha256(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()).hexdigest()
 
 
+def sparsity(array: np.ndarray) -> dict:
+    """The manifest's `nonzero` count and `density` (nonzero / size, 6 decimals) of a tensor."""
+    nonzero = int(np.count_nonzero(array))
+    return {"nonzero": nonzero, "density": round(nonzero / max(array.size, 1), 6)}
+
+
 def _derived(q: QuantizedModel) -> dict:
     n = q.config.n_layers
     groups = {"encoder": q.weight_exp("encoder.weight", "input", "u.0"),
@@ -70,8 +76,8 @@ def write_exported(out: str | os.PathLike, q: QuantizedModel, float_params, *, t
                         "exponents": {k: int(v) for k, v in sorted(q.exponents.items())},
                         "derived": _derived(q)},
         "quantization": quantization or {},
-        "tensors": {name: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": tensor_sha256(a)}
-                    for name, a in tensors.items()},
+        "tensors": {name: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": tensor_sha256(a),
+                           **sparsity(a)} for name, a in tensors.items()},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

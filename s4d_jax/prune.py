@@ -205,3 +205,14 @@ def densities(params, kinds=KINDS) -> dict:
         kept, total = kept + nonzero, total + score.size
     out["all"] = round(kept / max(total, 1), 4)
     return out
+
+
+def prune_once(params, density: float, kinds=KINDS, scope: str = "layer"):
+    """One-shot magnitude pruning: `params` with all but the round(density · units) largest units of the
+    given kinds set to 0 (the ranking of one mask update of the schedule; no fine-tuning)."""
+    import jax
+
+    masks = new_masks(params, current_masks(params, kinds), density, kinds, scope)
+    updates = jax.tree_util.tree_map(lambda v: 0.0 * v, params)
+    pruned = apply_masks(updates, params, masks)
+    return jax.tree_util.tree_map(lambda p, u: np.asarray(p + u), dict(params), pruned)
