@@ -142,8 +142,8 @@ def _check_sparsity(name: str, entry: Mapping, array: np.ndarray) -> None:
     if "density" in entry:
         value, actual = entry["density"], nonzero / max(array.size, 1)
         if (not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1
-                or abs(value - actual) > 5e-7):
-            raise ValueError(f"{MANIFEST}: field {where}.density is {value!r}, the tensor's is {actual:.6f}")
+                or value != round(actual, 6)):
+            raise ValueError(f"{MANIFEST}: field {where}.density is {value!r}, the tensor's is {round(actual, 6)}")
 
 
 def load_exported(path) -> ExportedModel:

@@ -216,3 +216,4 @@ def prune_once(params, density: float, kinds=KINDS, scope: str = "layer"):
     updates = jax.tree_util.tree_map(lambda v: 0.0 * v, params)
     pruned = apply_masks(updates, params, masks)
     return jax.tree_util.tree_map(lambda p, u: np.asarray(p + u), dict(params), pruned)
+

@@ -210,3 +210,36 @@ def test_a_pruned_export_compiles_to_fewer_stored_synapses_with_the_same_arithme
             assert expansion.nonzero == live.sum() < live.size
     assert stored["sparse"][0] < 0.5 * stored["dense"][0]
     assert stored["sparse"][1] < stored["dense"][1]
+
+
+@pytest.mark.parametrize("damage", ["density", "nonzero", "mask"])
+def test_a_corrupt_density_or_mask_in_the_manifest_is_a_one_line_error(tmp_path, damage):
+    import subprocess
+    import sys
+
+    from compiler.exported import tensor_sha256
+    from s4d_jax import export
+
+    params = _pruned_model(4, 0.5)
+    q, _ = quantize.ptq(CONFIG, params, (random_pixels(6, 4, 12) / 255.0).astype(np.float32))
+    path = export.write_exported(tmp_path / "model", q, params, task="smnist")
+    manifest = json.loads((path / export.MANIFEST).read_text())
+    entry = manifest["tensors"]["layers.0.c_re"]
+    if damage == "density":
+        entry["density"] = 1.0
+    elif damage == "nonzero":
+        entry["nonzero"] = entry["nonzero"] + 1
+    else:  # a pruned synapse comes back, with a matching checksum: only the recorded density can tell
+        with np.load(path / export.TENSORS) as npz:
+            tensors = {k: npz[k] for k in npz.files}
+        c = tensors["layers.0.c_re"]
+        c[np.argwhere(c == 0)[0][0], np.argwhere(c == 0)[0][1]] = 1
+        np.savez(path / export.TENSORS, **tensors)
+        entry["sha256"] = tensor_sha256(c)
+    (path / export.MANIFEST).write_text(json.dumps(manifest))
+    done = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "compile", str(path), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    field = "density" if damage == "density" else "nonzero"
+    assert len(lines) == 1 and lines[0].startswith(f"error: manifest.json: field tensors.'layers.0.c_re'.{field}")

@@ -21,23 +21,28 @@ import numpy as np
 
 
 def oneshot(args) -> None:
+    """Prune the source model once by magnitude and quantize it with the source's own activation exponents
+    (an exported model's; PTQ calibration otherwise), so that only the pruning differs from the source."""
     from s4d_jax import checkpoint, export, prune, quantize
 
-    path = checkpoint.resolve_model_path(args.model)
+    path = checkpoint.resolve_model_path(args.model, part="export")
     config, params, meta = checkpoint.load_model(path)
-    calib = quantize.calibration_sequences(meta["task"], 256, meta)
+    if export.is_exported(path):
+        exps, how = quantize.activations_of(export.load_quantized(path)), f"activation exponents of {args.model}"
+    else:
+        exps, how = quantize.ptq(config, params, quantize.calibration_sequences(meta["task"], 256, meta))[1], "ptq"
     kinds = tuple(args.tensors.split(","))
     for density in args.densities:
         pruned = prune.prune_once(params, density, kinds)
-        q, _ = quantize.ptq(config, pruned, calib)
+        q = quantize.quantize(config, pruned, exps)
         out = Path(args.out) / f"d{round(density * 100):02d}"
-        summary = {"method": "ptq", "calib": 256, "pruning": {"method": "one-shot magnitude", "density": density,
-                                                              "tensors": list(kinds), "from": args.model}}
+        summary = {"method": how, "pruning": {"method": "one-shot magnitude", "density": density,
+                                              "tensors": list(kinds), "from": args.model}}
         export.write_exported(out, q, pruned, task=meta["task"], meta=meta, quantization=summary)
         print(json.dumps({"density": density, "out": str(out), **prune.densities(pruned, kinds)}), flush=True)
 
 
-def _measure_one(label: str, model: str) -> dict:
+def _measure_one(label: str, model: str, limit: int | None) -> dict:
     from compiler.exported import load_exported
     from compiler.frontend import from_exported
     from compiler.pipeline import compile_graph
@@ -49,7 +54,7 @@ def _measure_one(label: str, model: str) -> dict:
     config, params, meta = export.load_float(path)
     started = time.time()
     test = data.load(meta["task"], "test")
-    fixed = evaluate(config, q, test, mode="fixed", batch_size=500)["accuracy"]
+    fixed = evaluate(config, q, test, mode="fixed", batch_size=500, limit=limit) if limit != 0 else None
     compiled = compile_graph(from_exported(load_exported(path)), "pipelined", "cores")
     loads = [core.load for core in compiled.allocation.cores]
     stored = sum(int(np.count_nonzero(g.weights)) for g in compiled.graph.nodes if hasattr(g, "weights"))
@@ -57,7 +62,7 @@ def _measure_one(label: str, model: str) -> dict:
         "label": label, "model": model,
         "weight_density": prune.densities(params, ("b", "c"))["all"],  # of B and C, the tensors pruned here
         "all_weight_density": prune.densities(params)["all"],  # of encoder, B, C, mixers and decoder
-        "fixed_accuracy": fixed, "n_test": len(test),
+        "fixed_accuracy": fixed and fixed["accuracy"], "n_test": fixed and fixed["n"],
         "synaptic_memory_bytes": compiled.allocation.synaptic_memory_bytes,
         "stored_synapses": stored,
         "synaptic_ops_per_token": sum(load.synaptic_ops for load in loads),
@@ -74,7 +79,7 @@ def measure(args) -> None:
     results = json.loads(out.read_text()) if out.exists() else []
     for item in args.models:
         label, _, model = item.partition("=")
-        record = _measure_one(label, model)
+        record = _measure_one(label, model, args.limit)
         print(json.dumps(record), flush=True)
         results = [r for r in results if r["label"] != label] + [record]
         out.write_text(json.dumps(results, indent=1) + "\n")
@@ -94,7 +99,8 @@ def plot(args) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(15, 4.4), sharey=True)
     for ax, (key, xlabel, scale) in zip(axes, panels):
         for family, marker in (("oneshot", "x"), ("finetuned", "o"), ("dense", "s")):
-            points = sorted((r for r in results if r["label"].split("-")[0] == family), key=lambda r: r[key])
+            points = sorted((r for r in results if r["label"].split("-")[0] == family
+                             and r["fixed_accuracy"] is not None), key=lambda r: r[key])
             if not points:
                 continue
             xs = [r[key] * scale for r in points]
@@ -129,6 +135,7 @@ def main() -> None:
     p = sub.add_parser("measure")
     p.add_argument("models", nargs="+", help="LABEL=MODEL (exported directory or zoo name)")
     p.add_argument("--out", required=True)
+    p.add_argument("--limit", type=int, default=None, help="first N test sequences only (0: no accuracy)")
     p.set_defaults(run=measure)
     p = sub.add_parser("plot")
     p.add_argument("results")
