@@ -237,7 +237,7 @@ def test_a_corrupt_density_or_mask_in_the_manifest_is_a_one_line_error(tmp_path,
         np.savez(path / export.TENSORS, **tensors)
         entry["sha256"] = tensor_sha256(c)
     (path / export.MANIFEST).write_text(json.dumps(manifest))
-    done = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "compile", str(path), "--json"],
+    done = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(path), "--json"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and done.stdout == ""
     lines = done.stderr.strip().splitlines()

@@ -23,9 +23,10 @@ import numpy as np
 def oneshot(args) -> None:
     """Prune the source model once by magnitude and quantize it with the source's own activation exponents
     (an exported model's; PTQ calibration otherwise), so that only the pruning differs from the source."""
+    from s4d.resolve import model_path
     from s4d_jax import checkpoint, export, prune, quantize
 
-    path = checkpoint.resolve_model_path(args.model, part="export")
+    path = model_path(args.model, part="export")
     config, params, meta = checkpoint.load_model(path)
     if export.is_exported(path):
         exps, how = quantize.activations_of(export.load_quantized(path)), f"activation exponents of {args.model}"
@@ -46,10 +47,11 @@ def _measure_one(label: str, model: str, limit: int | None) -> dict:
     from compiler.exported import load_exported
     from compiler.frontend import from_exported
     from compiler.pipeline import compile_graph
-    from s4d_jax import checkpoint, data, export, prune
+    from s4d.resolve import model_path
+    from s4d_jax import data, export, prune
     from s4d_jax.evaluate import evaluate
 
-    path = checkpoint.resolve_model_path(model, part="export")
+    path = model_path(model, part="export")
     q = export.load_quantized(path)
     config, params, meta = export.load_float(path)
     started = time.time()

@@ -9,13 +9,13 @@ py=${PYTHON:-python}
 run=$outdir/$name
 mkdir -p "$run"
 echo "start $(date -u +%FT%TZ) density=$density epochs=$epochs prune_end=$prune_end tensors=$tensors $*"
-$py -m s4d_jax.cli train --task smnist --preset s4d-67k --init-from smnist-s4d-67k --epochs "$epochs" \
+$py -m s4d.cli train --task smnist --preset s4d-67k --init-from smnist-s4d-67k --epochs "$epochs" \
     --batch-size 50 --lr 0.002 --ssm-lr 0.0002 --weight-decay 0.01 --warmup 0.1 \
     --target-density "$density" --prune-start 0 --prune-end "$prune_end" --prune-tensors "$tensors" \
     --workdir "$run/train" "$@"
 echo "trained $(date -u +%FT%TZ)"
 $py experiments/export_run.py "$run/train" --out "$run/params" --modes conv
-$py -m s4d_jax.cli quantize "$run/params" --method qaft --calib 256 --epochs 1 --train-limit 1600 \
+$py -m s4d.cli quantize "$run/params" --method qaft --calib 256 --epochs 1 --train-limit 1600 \
     --val-limit 1000 --batch-size 16 --learning-rate 1e-4 --out "$run/export" --save-params "$run/qaft" \
     --json > "$run/qaft.json"
 echo "done $(date -u +%FT%TZ)"
