@@ -6,7 +6,8 @@ which keeps consecutive layers on neighbouring cores); a core is full when a cap
 total memory) or the objective's cap on its step work (`CoreLoad.work`, neuron ops) would break:
 
 - "latency" (default): the calibrated per-core budget `CORE_BUDGET_NEURON_OPS`, the paper's spread: the
-  busiest core sets the step time, so no core gets more work than the budget;
+  busiest core sets the step time, so no core gets more work than the budget; if that needs more chips than
+  memory does, the model is spread evenly over the cores of those chips instead (chip links are slow);
 - "cores": no work cap, every core filled up to memory (fewest cores, longest step);
 - a forced count (`cores=N`): the smallest work cap whose packing needs at most N cores (binary search).
 
@@ -187,6 +188,7 @@ def allocate(graph: Graph, objective: str = "latency", max_chips: int = rs.MAX_C
         raise ValueError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
     costs = [_NodeCosts(graph, node) for node in graph.nodes if isinstance(node, PLACED)]
     fewest = _pack(costs, None)
+    _check_chips(fewest, max_chips, None)  # too large for the chips whatever the objective
     if cores is not None:
         if cores < len(fewest):
             raise MappingError(f"--cores {cores} is too few: the model's memory needs at least {len(fewest)} "
@@ -196,6 +198,9 @@ def allocate(graph: Graph, objective: str = "latency", max_chips: int = rs.MAX_C
     elif objective == "latency":
         cap = max(float(rs.CORE_BUDGET_NEURON_OPS), _heaviest_neuron(costs))
         packed = _pack(costs, cap)
+        chips = -(-len(fewest) // rs.CORES_PER_CHIP)
+        if len(packed) > chips * rs.CORES_PER_CHIP:  # chip links are slow: spread over the chips memory needs
+            cap, packed = _spread(costs, chips * rs.CORES_PER_CHIP, fewest)
     else:
         cap, packed = None, fewest
     _check_chips(packed, max_chips, cap)

@@ -184,8 +184,9 @@ def format_report(c: Compiled, result: dict) -> str:
                  f"{_pair(result['estimated_energy_uj_per_token_range'], 'µJ')}/token")
     if "paper_comparison" in result:
         for row in result["paper_comparison"]:
-            lines.append(f"paper (arXiv 2409.15022) {row['model']}: {row['paper_neurocores']} neurocores; ours "
-                         f"{row['neurocores']} ({row['how']}, {row['error_percent']:+.1f} %)")
+            lines.append(f"paper (arXiv 2409.15022) {row['model']}: {row['paper_neurocores']} neurocores on 1 chip; "
+                         f"ours {row['neurocores']} on {row['chips']} ({row['how']}, {row['error_percent']:+.1f} %; "
+                         f"the budget alone asks for {row['neurocores_at_budget']})")
     if "sweep" in result:
         lines.append("sweep (estimate): cores → latency µs/token, tokens/s, energy µJ/token")
         for p in result["sweep"]:
