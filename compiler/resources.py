@@ -103,8 +103,10 @@ PROVENANCE = {
     "HALA_POINT_OPS_PER_J": ("SOURCED", _HALA),
     "LOIHI2_SPEEDUP_OVER_LOIHI1": ("SOURCED", "Intel Loihi 2 technology brief 2021: up to 10x faster processing"),
     "LIF_OPS_PER_UPDATE": ("ASSUMED", "to turn Loihi 1's energy per neuron update into energy per operation"),
-    "T_NEURON_OP_NS": ("SOURCED", "low: Hala Point per-core rate; high: ASSUMED 10x slower (Loihi 1 pace)"),
-    "T_SYNOP_NS": ("SOURCED", "low: Hala Point per-core rate; high: ASSUMED 10x slower (Loihi 1 pace)"),
+    "T_NEURON_OP_NS": ("ASSUMED", "low (sourced): Hala Point's per-core rate, 140,544 cores / 240e12 ops/s; "
+                                  "high: 10x slower, Loihi 1's pace by Intel's up-to-10x claim"),
+    "T_SYNOP_NS": ("ASSUMED", "low (sourced): Hala Point's per-core rate, 140,544 cores / 380e12 synops/s; "
+                              "high: 10x slower, Loihi 1's pace by Intel's up-to-10x claim"),
     "T_SYNMEM_READ_NS": ("ASSUMED", "a synaptic-memory word read paced like a synaptic op"),
     "T_MESSAGE_NS": ("ASSUMED", f"low 1 ns per message; high the 6.5 ns tile-hop latency of {_DAVIES}"),
     "T_CHIP_MESSAGE_NS": ("ASSUMED", "chip-to-chip links are about 10x slower than the on-chip mesh"),

@@ -41,7 +41,7 @@ def _run(model: str, sequences: int, mode: str, scratch: Path) -> None:
 
     directory = resolve_model(model, scratch)
     exported = load_exported(directory)
-    compiled = compile_graph(from_exported(exported), mode, "cores")
+    compiled = compile_graph(from_exported(exported), mode)
     x, labels = samples.select(directory, exported.manifest, sequences)
     print(f"{model}: {len(x)} test sequences of {x.shape[1]} tokens, simulated in Lava ({mode})", file=sys.stderr)
     steps = compiled.schedule.total_steps(x.shape[0] * x.shape[1])
