@@ -185,7 +185,7 @@ def format_report(c: Compiled, result: dict) -> str:
     if "paper_comparison" in result:
         for row in result["paper_comparison"]:
             lines.append(f"paper (arXiv 2409.15022) {row['model']}: {row['paper_neurocores']} neurocores on 1 chip; "
-                         f"ours {row['neurocores']} on {row['chips']} ({row['how']}, {row['error_percent']:+.1f} %; "
+                         f"ours {row['neurocores']} on {row['chips']} chip(s) ({row['how']}, {row['error_percent']:+.1f} %; "
                          f"the budget alone asks for {row['neurocores_at_budget']})")
     if "sweep" in result:
         lines.append("sweep (estimate): cores → latency µs/token, tokens/s, energy µJ/token")
