@@ -223,10 +223,10 @@ def step_ns(cores: list[CoreTraffic], bound: int) -> float:
     return max((c.busy_ns(bound) for c in cores), default=0.0) + BARRIER_NS[bound]
 
 
-def hops(a: int, b: int) -> int:
-    """Mesh hops between cores a and b of one chip laid out row by row, MESH_WIDTH cores per row."""
+def hops(a, b):
+    """Mesh hops between cores a and b (ints or arrays) of one chip laid out row by row, MESH_WIDTH per row."""
     a, b = a % CORES_PER_CHIP, b % CORES_PER_CHIP
-    return abs(a // MESH_WIDTH - b // MESH_WIDTH) + abs(a % MESH_WIDTH - b % MESH_WIDTH)
+    return np.abs(a // MESH_WIDTH - b // MESH_WIDTH) + np.abs(a % MESH_WIDTH - b % MESH_WIDTH)
 
 
 # --- Synaptic storage ------------------------------------------------------------------------------------

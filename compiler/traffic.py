@@ -88,8 +88,7 @@ def traffic(graph: Graph, alloc: Allocation, rates: dict | None = None) -> Traff
             np.add.at(q[3, :, hops[node.name]], src_core, off_core.sum(axis=1) * rate)
             np.add.at(q[4, :, hops[node.name]], src_core, off_chip.sum(axis=1) * rate)
     local = float(np.trace(matrix))
-    distance = np.array([[rs.hops(s, c) if chip[s] == chip[c] else 0 for c in range(n_cores)]
-                         for s in range(n_cores)])
+    distance = rs.hops(np.arange(n_cores)[:, None], np.arange(n_cores)[None, :]) * (chip[:, None] == chip[None, :])
     return Traffic(q, local, float(matrix.sum() - local), float(q[4].sum()), float((matrix * distance).sum()))
 
 

@@ -79,6 +79,7 @@ def test_traffic_counts_each_message_once_per_destination_core():
             assert t.local_messages == 1  # A neuron 3 shares core 1 with B 0-1
             assert t.mesh_messages == 11
             assert t.chip_messages == 3 * 2 + 1 * 2  # chip 0 = cores 0, 1; chip 1 = cores 2, 3
+            assert t.hop_messages == 3  # A 0-2 to core 1: one mesh hop each; chip crossings use links
             assert t.total("synaptic_ops") == 4 + 6 * 4 * (2 if second else 1)  # ga at rate 1 + gb (+ gc)
             half = traffic(graph, alloc, {("A", "out"): 0.5, ("in", "out"): 0.5})
             assert half.mesh_messages == 5.5 and half.total("synaptic_ops") == t.total("synaptic_ops") / 2
