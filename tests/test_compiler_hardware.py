@@ -127,7 +127,7 @@ def test_objectives_and_sweep(tmp_path):
 
 
 def test_oversize_model_is_refused_with_one_line_and_nothing_written(tmp_path, capsys):
-    from s4d_jax.cli import main
+    from s4d.cli import main
 
     model = write_exported(random_network(d_model=64, d_state=64, n_layers=4, n_classes=10), tmp_path / "m")
     out = tmp_path / "out"
