@@ -7,7 +7,7 @@ entry per mode: b̄ = 0 silences the mode's expansion synapse), the S4D output v
 separate synapses), the mixers and the decoder. Between steps t0 and t1 the density of each pruned tensor
 (or of all of them together, `scope="global"`) follows the cubic ramp
 
-    d(t) = d_f + (1 − d_f) · (1 − (t − t0) / (t1 − t0))³,   d(t ≤ t0) = 1,   d(t ≥ t1) = d_f,
+    d(t) = d_f + (1 − d_f) · (1 − (t − t0) / (t1 − t0))³,   d(t < t0) = 1,   d(t ≥ t1) = d_f,
 
 and every `every` steps (and at t1) the smallest-magnitude weights still kept are dropped until d(t) is met.
 The mask lives in the optimizer state, so it is checkpointed and restored with it (exact resume), and the
@@ -83,7 +83,8 @@ class PruneConfig:
         span = max(self.end_step - self.start_step, 1)
         progress = jnp.clip((step - self.start_step) / span, 0.0, 1.0)
         ramp = self.target_density + (1.0 - self.target_density) * (1.0 - progress) ** 3
-        return jnp.where(step < self.start_step, 1.0, ramp)
+        # at t1 the target exactly, also for a one-shot schedule (t0 = t1)
+        return jnp.where(step >= self.end_step, self.target_density, jnp.where(step < self.start_step, 1.0, ramp))
 
     def updates_mask(self, step):
         """Whether the masks are recomputed after this step."""

@@ -132,21 +132,40 @@ def test_dense_training_keeps_its_optimizer_state():
     assert len(prune_states(PRUNED)) == 1
 
 
-@pytest.mark.slow
-def test_resume_after_kill_keeps_the_masks_and_is_bit_identical(tmp_path):
-    from test_train import _latest, _metrics, _run_driver
+class _Killed(Exception):
+    pass
 
-    full = _run_driver(tmp_path, tmp_path / "full", PRUNED)
-    assert full.returncode == 0, full.stderr
-    killed = _run_driver(tmp_path, tmp_path / "killed", PRUNED, env={"S4D_TRAIN_KILL_AFTER_STEP": "6"})
-    assert killed.returncode == -9  # in epoch 2, in the middle of the ramp (steps 0..6)
-    resumed = _run_driver(tmp_path, tmp_path / "killed", PRUNED)
-    assert resumed.returncode == 0, resumed.stderr
-    assert _metrics(tmp_path / "killed") == _metrics(tmp_path / "full")
-    (_, p_full, _), (_, p_resumed, _) = _latest(tmp_path / "full"), _latest(tmp_path / "killed")
-    for key, value in checkpoint.flatten_params(p_full).items():
-        assert np.array_equal(checkpoint.flatten_params(p_resumed)[key], value), key
-    assert prune.densities(p_resumed, KINDS)["all"] == pytest.approx(0.25, abs=0.02)
+
+@pytest.mark.slow
+def test_resume_after_a_kill_mid_ramp_keeps_the_masks_and_is_bit_identical(tmp_path, monkeypatch):
+    """The kill hook of s4d_jax.train, raising here instead of SIGKILL, stops the run in epoch 2 (steps 5..8),
+    mid-ramp; resuming from the epoch-1 checkpoint must replay exactly what the uninterrupted run did."""
+    import s4d_jax.train as train_module
+
+    def metrics(workdir):
+        lines = (workdir / checkpoint.METRICS).read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if "time" not in k and k != "samples_per_s"}
+                for line in lines]
+
+    def latest(workdir):
+        manager = checkpoint.checkpoint_manager(workdir, read_only=True)
+        return checkpoint.load_workdir(workdir, step=manager.latest_step())[1]
+
+    with mock_tfds():
+        train(PRUNED, tmp_path / "full", progress=False)
+        monkeypatch.setattr(train_module, "_kill_hook", lambda: 6)
+        monkeypatch.setattr(train_module.os, "kill", lambda pid, sig: (_ for _ in ()).throw(_Killed()))
+        with pytest.raises(_Killed):
+            train(PRUNED, tmp_path / "killed", progress=False)
+        monkeypatch.undo()
+        assert len(metrics(tmp_path / "killed")) == 1
+        train(PRUNED, tmp_path / "killed", resume=True, progress=False)
+    assert metrics(tmp_path / "killed") == metrics(tmp_path / "full")
+    full, resumed = checkpoint.flatten_params(latest(tmp_path / "full")), checkpoint.flatten_params(
+        latest(tmp_path / "killed"))
+    for key, value in full.items():
+        assert np.array_equal(resumed[key], value), key
+    assert prune.densities(latest(tmp_path / "killed"), KINDS)["all"] == pytest.approx(0.25, abs=0.02)
 
 
 def _pruned_model(seed: int = 3, density: float = 0.3):

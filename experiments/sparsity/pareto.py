@@ -43,38 +43,36 @@ def oneshot(args) -> None:
         print(json.dumps({"density": density, "out": str(out), **prune.densities(pruned, kinds)}), flush=True)
 
 
-def _measure_one(label: str, model: str, limit: int | None) -> dict:
+def _measure_one(label: str, model: str, limit: int | None, previous: dict | None) -> dict:
+    """Fixed-point accuracy (unless `limit` is 0: then the previous record's is kept) and what `s4d compile
+    MODEL --json` reports for it (default mode and objective)."""
     from compiler.exported import load_exported
     from compiler.frontend import from_exported
-    from compiler.pipeline import compile_graph
+    from compiler.pipeline import compile_graph, summary
     from s4d.resolve import model_path
     from s4d_jax import data, export, prune
     from s4d_jax.evaluate import evaluate
 
     path = model_path(model, part="export")
-    q = export.load_quantized(path)
     config, params, meta = export.load_float(path)
     started = time.time()
-    test = data.load(meta["task"], "test")
-    fixed = evaluate(config, q, test, mode="fixed", batch_size=500, limit=limit) if limit != 0 else None
-    compiled = compile_graph(from_exported(load_exported(path)), "pipelined", "cores")
-    loads = [core.load for core in compiled.allocation.cores]
-    stored = sum(int(np.count_nonzero(g.weights)) for g in compiled.graph.nodes if hasattr(g, "weights"))
+    accuracy = {k: (previous or {}).get(k) for k in ("fixed_accuracy", "n_test")}
+    if limit != 0:
+        test = data.load(meta["task"], "test")
+        result = evaluate(config, export.load_quantized(path), test, mode="fixed", batch_size=500, limit=limit)
+        accuracy = {"fixed_accuracy": result["accuracy"], "n_test": result["n"]}
+    compiled = compile_graph(from_exported(load_exported(path)))
+    report = summary(compiled)
+    keep = ("neurocores", "chips", "synaptic_memory_bytes", "synaptic_ops_per_token", "neuron_ops_per_token",
+            "estimated_latency_us_per_token_range", "estimated_energy_uj_per_token_range")
     return {
         "label": label, "model": model,
         "weight_density": prune.densities(params, ("b", "c"))["all"],  # of B and C, the tensors pruned here
         "all_weight_density": prune.densities(params)["all"],  # of encoder, B, C, mixers and decoder
-        "fixed_accuracy": fixed and fixed["accuracy"], "n_test": fixed and fixed["n"],
-        "synaptic_memory_bytes": compiled.allocation.synaptic_memory_bytes,
-        "stored_synapses": stored,
-        "synaptic_ops_per_token": sum(load.synaptic_ops for load in loads),
-        "neurocores": len(loads),
-        "estimated_energy_uj_per_token": round(compiled.estimate.energy_uj_per_token, 6),
-        "estimated_latency_us": round(compiled.estimate.latency_us, 3),
-        "sparse_groups": len(compiled.passes["sparse_groups"]),
-        # the fewest-cores mapping packs a smaller model onto busier cores; the latency objective spreads it
-        "estimated_latency_us_latency_objective": round(
-            compile_graph(from_exported(load_exported(path)), "pipelined", "latency").estimate.latency_us, 3),
+        **accuracy,
+        "stored_synapses": sum(g.nonzero for g in compiled.graph.nodes if hasattr(g, "nonzero")),
+        **{k: report[k] for k in keep},
+        "sparse_groups": len(report["passes"]["sparse_groups"]),
         "seconds": round(time.time() - started, 1),
     }
 
@@ -84,13 +82,16 @@ def measure(args) -> None:
     results = json.loads(out.read_text()) if out.exists() else []
     for item in args.models:
         label, _, model = item.partition("=")
-        record = _measure_one(label, model, args.limit)
+        previous = next((r for r in results if r["label"] == label), None)
+        record = _measure_one(label, model, args.limit, previous)
         print(json.dumps(record), flush=True)
         results = [r for r in results if r["label"] != label] + [record]
         out.write_text(json.dumps(results, indent=1) + "\n")
 
 
 def plot(args) -> None:
+    """Left: the compiler's costs against the B/C density, relative to dense. Right: fixed-point accuracy
+    against synaptic memory for the models whose accuracy was measured (how many test sequences: legend)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,31 +99,36 @@ def plot(args) -> None:
 
     results = json.loads(Path(args.results).read_text())
     dense = next(r for r in results if r["label"] == "dense")
-    panels = [("synaptic_memory_bytes", "synaptic memory (KiB)", 1 / 1024),
-              ("synaptic_ops_per_token", "synaptic operations per token (thousands)", 1e-3),
-              ("estimated_energy_uj_per_token", "estimated energy per token (µJ, assumed constants)", 1.0)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(15, 4.4), sharey=True)
-    for ax, (key, xlabel, scale) in zip(axes, panels):
-        for family, marker in (("oneshot", "x"), ("finetuned", "o"), ("dense", "s")):
-            points = sorted((r for r in results if r["label"].split("-")[0] == family
-                             and r["fixed_accuracy"] is not None), key=lambda r: r[key])
-            if not points:
-                continue
-            xs = [r[key] * scale for r in points]
-            ys = [100 * r["fixed_accuracy"] for r in points]
-            ax.plot(xs, ys, marker=marker, linestyle="-" if len(points) > 1 else "none",
-                    label={"oneshot": "one-shot pruned + PTQ", "finetuned": "pruned + fine-tuned + QAFT",
-                           "dense": "dense zoo model (QAFT)"}[family])
-            for r, x, y in zip(points, xs, ys):
-                ax.annotate(f"{100 * r['weight_density']:.0f} %", (x, y), textcoords="offset points",
-                            xytext=(4, 4), fontsize=7)
-        ax.axhline(100 * dense["fixed_accuracy"], color="grey", linewidth=0.6, linestyle=":")
-        ax.set_xlabel(xlabel)
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("fixed-point test accuracy (%), MNIST 10,000")
-    axes[0].set_ylim(args.ymin, 100)
-    axes[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle("sMNIST s4d-67k on Loihi 2 (compiler's counts; labels: density of the pruned weights)")
+    costs = sorted((r for r in results if r["label"] == "dense" or r["label"].startswith("oneshot")),
+                   key=lambda r: r["weight_density"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    xs = [100 * r["weight_density"] for r in costs]
+    for key, name in (("synaptic_memory_bytes", "synaptic memory"), ("synaptic_ops_per_token", "synaptic ops / token"),
+                      ("neuron_ops_per_token", "neuron updates / token")):
+        left.plot(xs, [r[key] / dense[key] for r in costs], marker="o", label=name)
+    energy = "estimated_energy_uj_per_token_range"
+    low, high = ([r[energy][i] / dense[energy][i] for r in costs] for i in (0, 1))
+    left.fill_between(xs, low, high, alpha=0.3, color="grey", label="energy / token (estimate, low–high)")
+    left.axhline(0.5, color="grey", linewidth=0.6, linestyle=":")
+    left.set_xlabel("density of B and C (%)")
+    left.set_ylabel("relative to the dense model")
+    left.set_ylim(0, 1.05)
+    left.grid(alpha=0.3)
+    left.legend(fontsize=8)
+    left.set_title("cost on Loihi 2 (compiler's counts)", fontsize=10)
+    measured = [r for r in results if r["fixed_accuracy"] is not None]
+    for r in measured:
+        right.plot(r["synaptic_memory_bytes"] / 1024, 100 * r["fixed_accuracy"], marker="s" if r is dense else "o",
+                   linestyle="none", label=f"{r['label']} ({100 * r['weight_density']:.0f} %, n={r['n_test']})")
+    right.axhline(99.2, color="grey", linewidth=0.6, linestyle=":")
+    right.set_xlabel("synaptic memory (KiB)")
+    right.set_ylabel("fixed-point test accuracy (%)")
+    right.set_xlim(0, 1.1 * dense["synaptic_memory_bytes"] / 1024)
+    right.set_ylim(args.ymin, 100)
+    right.grid(alpha=0.3)
+    right.legend(fontsize=8, loc="lower right")
+    right.set_title("accuracy (MNIST test, JAX fixed mode = Lava)", fontsize=10)
+    fig.suptitle("sMNIST s4d-67k: sparsity of B and C", fontsize=11)
     fig.tight_layout()
     fig.savefig(args.png, dpi=130)
     print(f"wrote {args.png}")
