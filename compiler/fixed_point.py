@@ -331,8 +331,9 @@ def step(net: FixedNetwork, state: FixedState, sample) -> tuple[FixedState, dict
         new_im.append(x_im)
         m_re = state_message(x_re, shift_msg, w).reshape(u.shape[0], h * p_modes)
         m_im = state_message(x_im, shift_msg, w).reshape(u.shape[0], h * p_modes)
-        acc = (dense(m_re, reduction_matrix(t[f"{p}.c_re"] * live), net.weight_exp(f"{p}.c_re", f"x_msg.{layer}", f"y.{layer}"))
-               + dense(m_im, reduction_matrix(t[f"{p}.c_im"] * live), net.weight_exp(f"{p}.c_im", f"x_msg.{layer}", f"y.{layer}"))
+        c_exp = {part: net.weight_exp(f"{p}.{part}", f"x_msg.{layer}", f"y.{layer}") for part in ("c_re", "c_im")}
+        acc = (dense(m_re, reduction_matrix(t[f"{p}.c_re"] * live), c_exp["c_re"])
+               + dense(m_im, reduction_matrix(t[f"{p}.c_im"] * live), c_exp["c_im"])
                + dense(u, np.diag(t[f"{p}.d"].astype(np.int64)), net.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}")))
         y = relu(acc, w)
         u = channel(dense(y, t[f"mixers.{layer}.weight"],
