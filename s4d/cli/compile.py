@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -29,45 +28,17 @@ def compile_command(
 ) -> None:
     """Map a model onto Loihi 2 neurocores, report cores, memory, latency and energy estimates; with
     --simulate N run it in Lava's fixed-point simulation and compare every token with the spec's reference."""
-    from s4d import samples
-    from s4d.resolve import exported_dir
-    from compiler.exported import load_exported
-    from compiler.frontend import from_exported
-    from compiler.pipeline import compile_graph, format_report, summary, write_outputs
+    from s4d.compiling import compile_model
 
     if simulate < 0:
         raise ValueError(f"--simulate must be ≥ 0, got {simulate}")
     if max_chips < 1:
         raise ValueError(f"--max-chips must be ≥ 1, got {max_chips}")
-    with tempfile.TemporaryDirectory(prefix="s4d-compile-") as scratch:
-        directory = exported_dir(model, Path(scratch))
-        exported = load_exported(directory)
-        compiled = compile_graph(from_exported(exported), mode, objective, max_chips)
-        result = summary(compiled)
-        result["model"] = str(model if directory.is_relative_to(scratch) else directory)
-        if show_ir:
-            print(compiled.graph.to_json(), file=sys.stderr if as_json else sys.stdout)
-        if simulate:
-            x, labels, source = samples.select(directory, exported.manifest, simulate, inputs, data_dir)
-            result["simulated_inputs"] = source
-            result.update(_simulate(compiled, exported.network, x, labels))
-    if out is not None:
-        result["out"] = str(write_outputs(out, compiled, result))
-    if as_json:
-        print(json.dumps(result))
-    else:
-        print(format_report(compiled, result))
-
-
-def _simulate(compiled, network, x, labels) -> dict:
-    import lava.magma.core.process.process  # noqa: F401  Lava sets the multiprocessing start method on
-    from tqdm import tqdm                   # import, which must happen before tqdm creates its lock
-
-    from compiler.pipeline import verify
-
-    steps = compiled.schedule.total_steps(x.shape[0] * x.shape[1])
-    with tqdm(total=steps, desc="lava", unit="step", file=sys.stderr, leave=False) as bar:
-        return verify(compiled, network, x, labels, progress=bar.update)
+    report = compile_model(model, mode=mode, objective=objective, max_chips=max_chips, simulate=simulate,
+                           inputs=inputs, data_dir=data_dir, out=out, progress=True)
+    if show_ir:
+        print(report.compiled.graph.to_json(), file=sys.stderr if as_json else sys.stdout)
+    print(json.dumps(report.to_dict()) if as_json else report.text())
 
 
 def register(app: typer.Typer) -> None:

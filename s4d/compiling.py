@@ -1,0 +1,90 @@
+"""Compiling a MODEL for Loihi 2: what `s4d compile` and `Model.compile` both run, so they report the same fields.
+
+Resolution (zoo name, exported directory, or a checkpoint exported in a child process) and the choice of
+simulated sequences live here; the compiler library itself only ever sees an exported model.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from compiler.resources import MAX_CHIPS
+
+
+@dataclass(frozen=True)
+class CompileReport(Mapping):
+    """The figures of a compilation, exactly the JSON object `s4d compile --json` prints (`report["neurocores"]`
+    or `report.neurocores`), with the compilation they describe (`report.compiled`: graph, allocation,
+    schedule, estimate)."""
+
+    fields: dict
+    compiled: object
+
+    def __getitem__(self, key: str):
+        return self.fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def __getattr__(self, name: str):
+        fields = self.__dict__.get("fields", {})
+        if name in fields:
+            return fields[name]
+        raise AttributeError(f"the compile report has no field {name!r}; fields: {sorted(fields)}")
+
+    def to_dict(self) -> dict:
+        return dict(self.fields)
+
+    def text(self) -> str:
+        """The human-readable report `s4d compile` prints without --json."""
+        from compiler.pipeline import format_report
+
+        return format_report(self.compiled, self.fields)
+
+
+def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str = "cores",
+                  max_chips: int = MAX_CHIPS, simulate: int = 0, inputs: Path | None = None,
+                  data_dir: Path | None = None, out: Path | None = None, progress: bool = False) -> CompileReport:
+    """Map MODEL onto Loihi 2 neurocores; with `simulate` N, run N sequences in Lava's fixed-point simulation
+    and compare every token with the spec's reference; with `out`, write ir.json, allocation.json and
+    report.json there."""
+    from compiler.exported import load_exported
+    from compiler.frontend import from_exported
+    from compiler.pipeline import compile_graph, summary, write_outputs
+    from s4d import samples
+    from s4d.resolve import exported_dir
+
+    if simulate < 0:
+        raise ValueError(f"simulate must be ≥ 0, got {simulate}")
+    if max_chips < 1:
+        raise ValueError(f"max_chips must be ≥ 1, got {max_chips}")
+    with tempfile.TemporaryDirectory(prefix="s4d-compile-") as scratch:
+        directory = exported_dir(str(model), Path(scratch))
+        exported = load_exported(directory)
+        compiled = compile_graph(from_exported(exported), mode, objective, max_chips)
+        result = summary(compiled)
+        result["model"] = str(model if directory.is_relative_to(scratch) else directory)
+        if simulate:
+            x, labels, source = samples.select(directory, exported.manifest, simulate, inputs, data_dir)
+            result["simulated_inputs"] = source
+            result.update(_simulate(compiled, exported.network, x, labels, progress))
+    if out is not None:
+        result["out"] = str(write_outputs(out, compiled, result))
+    return CompileReport(result, compiled)
+
+
+def _simulate(compiled, network, x, labels, progress: bool) -> dict:
+    import lava.magma.core.process.process  # noqa: F401  Lava sets the multiprocessing start method on
+    from tqdm import tqdm                   # import, which must happen before tqdm creates its lock
+
+    from compiler.pipeline import verify
+
+    steps = compiled.schedule.total_steps(x.shape[0] * x.shape[1])
+    with tqdm(total=steps, desc="lava", unit="step", file=sys.stderr, leave=False, disable=not progress) as bar:
+        return verify(compiled, network, x, labels, progress=bar.update)
