@@ -76,20 +76,25 @@ def param_labels(params):
     return traverse_util.path_aware_map(lambda path, _: "ssm" if path[-1] in SSM_PARAMS else "dense", params)
 
 
-def optimizer(cfg: TrainConfig, steps_per_epoch: int):
+def learning_rates(cfg: TrainConfig, steps_per_epoch: int) -> dict:
+    """Schedule (step → learning rate) of each parameter group: linear warm-up, then cosine decay to 0."""
     import optax
 
     total = cfg.epochs * steps_per_epoch
     warmup = min(int(round(cfg.warmup_epochs * steps_per_epoch)), total - 1)
+    return {group: optax.warmup_cosine_decay_schedule(0.0, peak, warmup, total, end_value=0.0)
+            for group, peak in (("dense", cfg.lr), ("ssm", cfg.ssm_lr))}
 
-    def schedule(peak):
-        return optax.warmup_cosine_decay_schedule(0.0, peak, warmup, total, end_value=0.0)
 
+def optimizer(cfg: TrainConfig, steps_per_epoch: int):
+    import optax
+
+    schedules = learning_rates(cfg, steps_per_epoch)
     return optax.chain(
         optax.clip_by_global_norm(cfg.clip_norm),
         optax.multi_transform(
-            {"dense": optax.adamw(schedule(cfg.lr), weight_decay=cfg.weight_decay),
-             "ssm": optax.adam(schedule(cfg.ssm_lr))},
+            {"dense": optax.adamw(schedules["dense"], weight_decay=cfg.weight_decay),
+             "ssm": optax.adam(schedules["ssm"])},
             param_labels,
         ),
     )
@@ -199,6 +204,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     from tqdm import tqdm
 
     from s4d_jax.evaluate import check_batch_size, data_mesh, evaluate, replicate, shard_batch
+    from s4d_jax.metrics import RunWriter
 
     workdir = Path(workdir)
     check_batch_size(cfg.batch_size)
@@ -231,6 +237,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     state = replicate(mesh, state)
     train_step = make_train_step(model_config, tx, cfg.mode)
     kill_after = _kill_hook()
+    events, schedules = RunWriter(workdir), learning_rates(cfg, steps_per_epoch)
 
     step = int(state["step"])
     start_epoch = step // steps_per_epoch
@@ -258,6 +265,8 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
                 elapsed = time.time() - t0
                 bar.set_postfix(loss=f"{loss_sum / done:.4f}", acc=f"{correct_sum / (done * cfg.batch_size):.4f}",
                                 sps=f"{done * cfg.batch_size / elapsed:.0f}")
+                events.train(step, losses.mean(), corrects.sum() / (len(pending) * cfg.batch_size),
+                             {group: fn(step - 1) for group, fn in schedules.items()}, done * cfg.batch_size / elapsed)
                 pending = []
         bar.close()
         train_time = time.time() - t0
@@ -278,9 +287,11 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
                      metrics={"val_accuracy": val["accuracy"]})
         manager.wait_until_finished()
         _append_jsonl(metrics_file, record)
+        events.epoch(record)
         if progress:
             print(f"epoch {epoch + 1}: train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.4f}, "
                   f"val loss {val['loss']:.4f} acc {val['accuracy']:.4f}, {record['samples_per_s']} samples/s",
                   file=sys.stderr, flush=True)
     manager.close()
+    events.close()
     return record

@@ -29,7 +29,8 @@ def _register() -> None:
 
     for module in (demo,):
         module.register(app)
-    for name in ("s4d.cli.train", "s4d.cli.quantize", "s4d.cli.bench", "s4d.cli.compile", "s4d.cli.zoo"):
+    for name in ("s4d.cli.train", "s4d.cli.quantize", "s4d.cli.bench", "s4d.cli.compile", "s4d.cli.zoo",
+                 "s4d.cli.plot"):
         try:
             module = __import__(name, fromlist=["register"])
         except ModuleNotFoundError as err:
