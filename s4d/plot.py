@@ -72,7 +72,11 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
         if tag.startswith("learning_rate/"):
             ax.plot(s, v, label=tag.split("/", 1)[1] + " parameters")
     ax.set_ylabel("learning rate")
-    ax.legend(fontsize=8) if ax.lines else ax.text(0.5, 0.5, "no per-step data", ha="center", transform=ax.transAxes)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    else:
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "no per-step data (run without event files)", ha="center", transform=ax.transAxes)
     ax = axes[1, 1]
     if "train/samples_per_s" in steps:
         ax.plot(*steps["train/samples_per_s"], lw=1, label="since the epoch began")
