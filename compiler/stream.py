@@ -106,15 +106,15 @@ def _step(x, enc_w, enc_b, a_re, a_im, b_re, b_im, c_re, c_im, d, mix_w, mix_b, 
                 u_h = u[h]  # the expansion group (2·1 shifted by 1) hands every mode its channel's message
                 ar, ai, br, bi = a_re[layer, h], a_im[layer, h], b_re[layer, h], b_im[layer, h]
                 cr, ci, r, im = c_re[layer, h], c_im[layer, h], xr[h], xi[h]
+                for p in range(modes):  # the state update, then the messages: two loops that vectorize
+                    new_re = fp.s4d_part(r[p], im[p], u_h, ar[p], ai[p], br[p], sa, sb, state_bits)
+                    im[p] = fp.s4d_part(im[p], r[p], u_h, ar[p], -np.int64(ai[p]), bi[p], sa, sb, state_bits)
+                    r[p] = new_re
                 acc_re = np.int64(0)
                 acc_im = np.int64(0)
                 for p in range(modes):
-                    new_re = fp.s4d_part(r[p], im[p], u_h, ar[p], ai[p], br[p], sa, sb, state_bits)
-                    new_im = fp.s4d_part(im[p], r[p], u_h, ar[p], -np.int64(ai[p]), bi[p], sa, sb, state_bits)
-                    r[p] = new_re
-                    im[p] = new_im
-                    acc_re += np.int64(cr[p]) * np.int32(fp.top_bits(new_re, sm, msg))
-                    acc_im += np.int64(ci[p]) * np.int32(fp.top_bits(new_im, sm, msg))
+                    acc_re += np.int64(cr[p]) * np.int32(fp.top_bits(r[p], sm, msg))
+                    acc_im += np.int64(ci[p]) * np.int32(fp.top_bits(im[p], sm, msg))
                 y[h] = fp.clip_unsigned(fp.shift_floor(acc_re, -w_cre) + fp.shift_floor(acc_im, -w_cim)
                                         + fp.shift_floor(d[layer, h] * u_h, -w_d), msg)
             for h in range(channels):  # mixer group and channel neurons
