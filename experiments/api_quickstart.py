@@ -42,6 +42,7 @@ zs = [fs.push(x[:, i]) for i in range(x.shape[1])]
 print("fixed streaming equals classify bit for bit:", np.array_equal(zs[-1], z))
 
 # %% Compile for Loihi 2: the fields of `s4d compile --json` (estimates, not chip measurements).
-report = f.compile(mode="pipelined", objective="cores")
+report = f.compile(mode="pipelined")
+low, high = report.estimated_latency_us_per_token_range
 print(f"{report.neurocores} neurocores on {report.chips} chip(s), latency {report.latency_steps} steps, "
-      f"estimated {report.estimated_latency_us} µs")
+      f"estimated {low}–{high} µs per token")

@@ -112,8 +112,9 @@ class Model:
 
     def compile(self, mode: str = "pipelined", **options) -> CompileReport:
         """Map the model onto Loihi 2 (`s4d compile`): the report has the fields of `s4d compile --json`.
-        Options: objective ("cores" | "latency"), max_chips, simulate (N sequences run in Lava and checked
-        bit for bit), inputs (.npz), data_dir, out.
+        Options: those of `s4d compile` (s4d.compiling.compile_model): objective ("latency" | "cores"), cores,
+        max_chips, activity, sweep, plot (.png), simulate (N sequences run in Lava and checked bit for bit),
+        inputs (.npz), data_dir, out.
 
         >>> m.compile(mode="fall-through").neurocores > 0
         True

@@ -48,32 +48,58 @@ class CompileReport(Mapping):
         return format_report(self.compiled, self.fields)
 
 
-def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str = "cores",
-                  max_chips: int = MAX_CHIPS, simulate: int = 0, inputs: Path | None = None,
+def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str = "latency",
+                  max_chips: int = MAX_CHIPS, cores: int | None = None, sweep: bool = False,
+                  plot: Path | None = None, activity: int = 1, simulate: int = 0, inputs: Path | None = None,
                   data_dir: Path | None = None, out: Path | None = None, progress: bool = False) -> CompileReport:
-    """Map MODEL onto Loihi 2 neurocores; with `simulate` N, run N sequences in Lava's fixed-point simulation
-    and compare every token with the spec's reference; with `out`, write ir.json, allocation.json and
-    report.json there."""
+    """Map MODEL onto Loihi 2 neurocores (objective "latency": the per-core work budget calibrated to the paper,
+    or "cores": fewest; `cores` spreads it over N). `activity` test sequences measure how often values are
+    non-zero (0: assume all are); `sweep` maps over a range of core counts, `plot` draws that sweep to a PNG;
+    `simulate` N runs N sequences in Lava's fixed-point simulation and compares every token with the spec's
+    reference; `out` receives ir.json, allocation.json and report.json."""
+    from compiler.activity import measure
+    from compiler.calibration import paper_comparison
     from compiler.exported import load_exported
     from compiler.frontend import from_exported
-    from compiler.pipeline import compile_graph, summary, write_outputs
+    from compiler.pipeline import compile_graph, summary, sweep as sweep_points, write_outputs
     from s4d import samples
     from s4d.resolve import exported_dir
 
-    if simulate < 0:
-        raise ValueError(f"simulate must be ≥ 0, got {simulate}")
-    if max_chips < 1:
-        raise ValueError(f"max_chips must be ≥ 1, got {max_chips}")
+    for name, value, low in (("simulate", simulate, 0), ("activity", activity, 0), ("max_chips", max_chips, 1),
+                             ("cores", cores, 1)):
+        if value is not None and value < low:
+            raise ValueError(f"{name} must be ≥ {low}, got {value}")
+    if plot is not None and Path(plot).suffix.lower() != ".png":
+        raise ValueError(f"plot writes a PNG; give a file name ending in .png, got {plot}")
     with tempfile.TemporaryDirectory(prefix="s4d-compile-") as scratch:
         directory = exported_dir(str(model), Path(scratch))
         exported = load_exported(directory)
-        compiled = compile_graph(from_exported(exported), mode, objective, max_chips)
+        graph = from_exported(exported)
+        rates, measured_on = None, None
+        if activity:
+            try:
+                x, _, origin = samples.select(directory, exported.manifest, activity, inputs, data_dir)
+            except (ValueError, OSError, ModuleNotFoundError):
+                x = None
+            if x is not None:
+                rates = measure(exported.network, x[:activity])
+                measured_on = f"on {len(x[:activity])} sequence(s) of {x.shape[1]} tokens ({origin})"
+        compiled = compile_graph(graph, mode, objective, max_chips, cores, rates)
         result = summary(compiled)
+        if measured_on:
+            result["activity"]["source"] += f", {measured_on}"
         result["model"] = str(model if directory.is_relative_to(scratch) else directory)
+        result["paper_comparison"] = paper_comparison()
+        if sweep or plot is not None:
+            result["sweep"] = sweep_points(graph, mode, rates, max_chips)
         if simulate:
             x, labels, source = samples.select(directory, exported.manifest, simulate, inputs, data_dir)
             result["simulated_inputs"] = source
             result.update(_simulate(compiled, exported.network, x, labels, progress))
+    if plot is not None:
+        from compiler.plot import plot_sweep
+
+        result["plot"] = str(plot_sweep(result["sweep"], plot, f"{model} ({mode})"))
     if out is not None:
         result["out"] = str(write_outputs(out, compiled, result))
     return CompileReport(result, compiled)

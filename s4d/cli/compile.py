@@ -17,7 +17,13 @@ JSON_HELP = "print exactly one JSON object on stdout"
 def compile_command(
     model: str = typer.Argument(..., help="exported model directory or zoo name"),
     mode: str = typer.Option("pipelined", "--mode", help="pipelined | fall-through"),
-    objective: str = typer.Option("cores", "--objective", help="cores (fewest) | latency (least-loaded busiest core)"),
+    objective: str = typer.Option("latency", "--objective",
+                                  help="latency (per-core work budget calibrated to the paper) | cores (fewest)"),
+    cores: Optional[int] = typer.Option(None, "--cores", help="spread the model over N neurocores"),
+    sweep: bool = typer.Option(False, "--sweep", help="map over a range of core counts and report each"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="write the sweep as a PNG (implies --sweep)"),
+    activity: int = typer.Option(1, "--activity", help="test sequences to measure activity on (0: assume all "
+                                                       "values non-zero)"),
     simulate: int = typer.Option(0, "--simulate", help="run N test sequences in Lava and check them bit for bit"),
     inputs: Optional[Path] = typer.Option(None, "--inputs", help=".npz with 'sequences' [N, L, C] (and 'labels')"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="prepared tfds data for the task's test split"),
@@ -26,16 +32,19 @@ def compile_command(
     show_ir: bool = typer.Option(False, "--show-ir", help="print the IR graph (JSON, without tensors)"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Map a model onto Loihi 2 neurocores, report cores, memory, latency and energy estimates; with
+    """Map a model onto Loihi 2 neurocores, report cores, traffic and latency/energy estimates (ranges); with
     --simulate N run it in Lava's fixed-point simulation and compare every token with the spec's reference."""
     from s4d.compiling import compile_model
 
-    if simulate < 0:
-        raise ValueError(f"--simulate must be ≥ 0, got {simulate}")
-    if max_chips < 1:
-        raise ValueError(f"--max-chips must be ≥ 1, got {max_chips}")
-    report = compile_model(model, mode=mode, objective=objective, max_chips=max_chips, simulate=simulate,
-                           inputs=inputs, data_dir=data_dir, out=out, progress=True)
+    for name, value, low in (("--simulate", simulate, 0), ("--activity", activity, 0), ("--max-chips", max_chips, 1),
+                             ("--cores", cores, 1)):
+        if value is not None and value < low:
+            raise ValueError(f"{name} must be ≥ {low}, got {value}")
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise ValueError(f"--plot writes a PNG; give a file name ending in .png, got {plot}")
+    report = compile_model(model, mode=mode, objective=objective, max_chips=max_chips, cores=cores, sweep=sweep,
+                           plot=plot, activity=activity, simulate=simulate, inputs=inputs, data_dir=data_dir,
+                           out=out, progress=True)
     if show_ir:
         print(report.compiled.graph.to_json(), file=sys.stderr if as_json else sys.stdout)
     print(json.dumps(report.to_dict()) if as_json else report.text())
