@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from s4d_jax.config import ModelConfig
+from s4d_jax.files import staged_directory
 from s4d_jax.param_tree import check_architecture, flatten_params, unflatten_params
 
 PARAMS_FILES = ("config.json", "params.npz", "meta.json")
@@ -31,19 +30,10 @@ def save_params(path: str | os.PathLike, config: ModelConfig, params, meta: dict
     if path.exists():
         raise FileExistsError(f"{path} already exists; choose a new path or remove it first")
     check_architecture(config, params, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's private 0700 is not meant for the finished directory
+    with staged_directory(path) as tmp:
         (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
         np.savez(tmp / "params.npz", **flatten_params(params))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from zoo.archive import CHUNK, PARTS, check_contents, extract_archive, verify_file
+from zoo.archive import CHUNK, PARTS, check_contents, extract_archive, umask, verify_file
 from zoo.registry import Registry, UnknownModelError, ZooEntry, load_registry, unknown_name_message
 
 DEFAULT_CACHE = "~/.cache/s4d-jax"
@@ -111,6 +111,7 @@ def download(entry: ZooEntry, *, force: bool = False, progress: bool = True) -> 
         fetched = Path(pooch.retrieve(entry.url, known_hash=f"sha256:{entry.sha256}", fname=target.name,
                                       path=staging, downloader=_downloader(entry.url, progress)))
         verify_file(fetched, entry.sha256, entry.size, entry.name)
+        os.chmod(fetched, 0o666 & ~umask())  # pooch's temporary file is private
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(fetched, target)
     except (ValueError, OSError, requests.exceptions.RequestException) as err:

@@ -24,6 +24,7 @@ def compile_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="prepared tfds data for the task's test split"),
     max_chips: int = typer.Option(MAX_CHIPS, "--max-chips", help="refuse mappings needing more Loihi 2 chips"),
     out: Optional[Path] = typer.Option(None, "--out", help="write ir.json, allocation.json, report.json here"),
+    force: bool = typer.Option(False, "--force", help="--out may hold other files; replace only ours there"),
     show_ir: bool = typer.Option(False, "--show-ir", help="print the IR graph (JSON, without tensors)"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -33,12 +34,15 @@ def compile_command(
     from s4d.resolve import exported_dir
     from compiler.exported import load_exported
     from compiler.frontend import from_exported
-    from compiler.pipeline import compile_graph, format_report, summary, write_outputs
+    from compiler.outputs import check_out_dir
+    from compiler.pipeline import OUTPUT_FILES, compile_graph, format_report, summary, write_outputs
 
     if simulate < 0:
         raise ValueError(f"--simulate must be ≥ 0, got {simulate}")
     if max_chips < 1:
         raise ValueError(f"--max-chips must be ≥ 1, got {max_chips}")
+    if out is not None:
+        check_out_dir(out, OUTPUT_FILES, force)  # refused before anything runs
     with tempfile.TemporaryDirectory(prefix="s4d-compile-") as scratch:
         directory = exported_dir(model, Path(scratch))
         exported = load_exported(directory)
@@ -52,7 +56,7 @@ def compile_command(
             result["simulated_inputs"] = source
             result.update(_simulate(compiled, exported.network, x, labels))
     if out is not None:
-        result["out"] = str(write_outputs(out, compiled, result))
+        result["out"] = str(write_outputs(out, compiled, result, force))
     if as_json:
         print(json.dumps(result))
     else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,17 @@ def _load(model: str, task: Optional[str], part: str = "params"):
     if task is None:
         raise ValueError(f"{path} does not record its task; pass --task")
     return path, config, params, meta, task
+
+
+def _check_new(option: str, target: Optional[Path]) -> None:
+    """Refuse an output path before any work: it must not exist, and its parent must be writable."""
+    if target is None:
+        return
+    if target.exists():
+        raise FileExistsError(f"{option} {target} already exists; choose a new path or remove it first")
+    parent = next((p for p in target.absolute().parents if p.exists()), Path("/"))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{option} {target}: {parent} is not writable")
 
 
 def _split(task: str, name: str, meta: dict, data_dir, source_dir):
@@ -59,9 +71,8 @@ def quantize(
         raise ValueError(f"--method must be ptq or qaft, got {method!r}")
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be positive, got {limit}")
-    for target in (out, save_params):
-        if target is not None and target.exists():
-            raise FileExistsError(f"{target} already exists; choose a new path or remove it first")
+    for option, target in (("--out", out), ("--save-params", save_params)):
+        _check_new(option, target)
     path, config, params, meta, task = _load(model, task)
     log = (lambda m: print(m, file=sys.stderr)) if json_output else print
     start = time.time()
@@ -124,6 +135,7 @@ def export_model(
     """Write the exported model directory (PTQ of a float model; an exported model is copied as it is)."""
     from s4d_jax import export, quantize as q_lib
 
+    _check_new("--out", out)
     path, config, params, meta, task = _load(model, task, part="export")  # a zoo model's shipped integers
     q = q_lib.resolve_quantized(path, config, params, meta, task, calib=calib, data_dir=data_dir,
                                 source_dir=source_dir)
