@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Train, quantize, export and compile S4D models for Loihi 2.")
 
 

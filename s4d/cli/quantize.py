@@ -10,8 +10,8 @@ from typing import Optional
 
 import typer
 
-DATA_HELP = "prepared tfds data directory (default: $S4D_DATA or the shared one)"
-SOURCE_HELP = "directory with the original dataset files"
+from s4d.cli.train import DATA_DIR_HELP as DATA_HELP
+from s4d.cli.train import SOURCE_DIR_HELP as SOURCE_HELP
 
 
 def _load(model: str, task: Optional[str], part: str = "params"):
