@@ -74,6 +74,9 @@ def _new_directory(out: Path, files: dict[str, bytes]) -> None:
 
 
 def _replace_files(out: Path, files: dict[str, bytes]) -> None:
+    for name in files:  # temporaries of a run that was killed before its renames
+        for stale in out.glob(f".{name}.*"):
+            stale.unlink(missing_ok=True)
     staged: dict[str, str] = {}
     try:
         for name, data in files.items():  # all written first, so a full disk replaces none of them

@@ -46,8 +46,9 @@ def load_params_dir(path: Path):
         meta = json.loads((path / "meta.json").read_text())
         with np.load(path / "params.npz", allow_pickle=False) as npz:
             flat = {k: npz[k] for k in npz.files}
-    except (ValueError, TypeError, OSError, KeyError, zipfile.BadZipFile) as err:
-        raise ValueError(f"{path} is corrupt or half-written: {err}") from err
+    except (ValueError, TypeError, OSError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path} is corrupt or half-written: {reason}") from err
     params = unflatten_params(flat)
     check_architecture(config, params, str(path))
     return config, params, meta

@@ -72,6 +72,7 @@ class FileDownloader:
 def _downloader(url: str, progress: bool):
     import pooch
 
+    pooch.get_logger().setLevel("WARNING")  # its "Downloading data from ..." note repeats what the bar shows
     if url.startswith("file://"):
         return FileDownloader(progress)
     return pooch.HTTPDownloader(progressbar=progress, timeout=HTTP_TIMEOUT_S)

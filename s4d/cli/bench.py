@@ -13,7 +13,12 @@ def bench(
 ) -> None:
     """Print one JSON object: train samples/s (conv, scan), inference samples/s, streaming µs/token."""
     from s4d_jax.bench import run
+    from s4d_jax.config import preset as known_preset
 
+    for option, value in (("--length", length), ("--repeats", repeats)):
+        if value < 1:
+            raise ValueError(f"{option} must be ≥ 1, got {value}")
+    known_preset(preset)
     print(json.dumps(run(preset, length, repeats)))
 
 
