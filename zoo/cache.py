@@ -63,7 +63,7 @@ class FileDownloader:
             raise FileNotFoundError(f"{url}: no such file")
         with open(source, "rb") as src, open(output_file, "wb") as dst, \
                 tqdm(total=source.stat().st_size, unit="B", unit_scale=True, disable=not self.progressbar,
-                     desc=source.name) as bar:
+                     desc=source.name, leave=False) as bar:
             for block in iter(lambda: src.read(CHUNK), b""):
                 dst.write(block)
                 bar.update(len(block))

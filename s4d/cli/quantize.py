@@ -54,6 +54,8 @@ def quantize(
     batch_size: int = typer.Option(16, help="QAFT batch size"),
     learning_rate: float = typer.Option(1e-4, help="QAFT learning rate"),
     val_limit: int = typer.Option(1000, help="QAFT: validation sequences for the fixed accuracy per epoch"),
+    qaft_workdir: Optional[Path] = typer.Option(None, help="QAFT: checkpoint every epoch here; run again with "
+                                                "the same settings to continue after a kill"),
     limit: Optional[int] = typer.Option(None, help="evaluate only the first N test examples"),
     task: Optional[str] = typer.Option(None, help="task (default: the model's own)"),
     out: Optional[Path] = typer.Option(None, help="write the exported model here"),
@@ -96,7 +98,7 @@ def quantize(
             config, params, exps, (train.sequences[:n_train] / 255.0, train.labels[:n_train]),
             (val.sequences[:n_val] / 255.0, val.labels[:n_val]), settings,
             log=lambda e: log(f"QAFT epoch {e['epoch']}: loss {e['loss']:.4f}, fixed validation accuracy "
-                              f"{e['fixed_accuracy']:.4f}"), progress=True)
+                              f"{e['fixed_accuracy']:.4f}"), progress=True, workdir=qaft_workdir)
         q = q_lib.quantize(config, params, exps)
         result.update({"qaft": {"epochs": epochs, "train_sequences": n_train, "validation_sequences": n_val,
                                 "batch_size": batch_size, "learning_rate": learning_rate, "history": history},

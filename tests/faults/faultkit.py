@@ -145,7 +145,9 @@ def run_child(args, env=None, preexec_fn=None, kill_at: str | None = None, timeo
 def assert_one_line_error(result: Result, match: str, code: int = 2) -> None:
     """Exit `code`, exactly one line on stderr that starts with "error:" and names the problem, no traceback."""
     assert "Traceback" not in result.err + result.out, result.err[-2000:]
-    lines = result.err.strip().splitlines()
+    # what a terminal shows: a progress bar redrawn with carriage returns and cleared at its end is no line
+    lines = [line.rsplit("\r", 1)[-1].strip() for line in result.err.split("\n")]
+    lines = [line for line in lines if line]
     assert result.code == code, (result.code, result.err[-2000:])
     assert len(lines) == 1, result.err[-2000:]
     assert lines[0].startswith("error: "), lines[0]
