@@ -7,7 +7,9 @@ folder and renamed, so a reader never sees half of one. A training workdir holds
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import zipfile
 from pathlib import Path
@@ -62,12 +64,25 @@ def checkpoint_manager(workdir: Path, *, read_only: bool = False):
         ocp.checkpoint_managers.LatestN(n=1),
         ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: m["val_accuracy"], n=1),
     ])
-    options = ocp.CheckpointManagerOptions(
-        best_fn=lambda m: m["val_accuracy"], best_mode="max", preservation_policy=policy,
-        enable_async_checkpointing=False, read_only=read_only, create=not read_only,
-    )
-    return ocp.CheckpointManager(Path(workdir).absolute() / CHECKPOINTS, options=options,
-                                 item_names=("state", "meta"))
+    with _absl_quiet() if read_only else contextlib.nullcontext():  # orbax warns that read-only means read-only
+        options = ocp.CheckpointManagerOptions(
+            best_fn=lambda m: m["val_accuracy"], best_mode="max", preservation_policy=policy,
+            enable_async_checkpointing=False, read_only=read_only, create=not read_only,
+        )
+        return ocp.CheckpointManager(Path(workdir).absolute() / CHECKPOINTS, options=options,
+                                     item_names=("state", "meta"))
+
+
+@contextlib.contextmanager
+def _absl_quiet():
+    """absl (orbax's logger) at ERROR for the duration: its warnings about a reader's own choices are not news."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def load_workdir(workdir: Path, step: int | None = None):

@@ -34,10 +34,13 @@ def bitflip(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-def tree_digest(root: Path) -> str:
-    """sha256 over every path, mode and file content under `root` (hidden leftovers included)."""
+def tree_digest(root: Path, files_only: bool = False) -> str:
+    """sha256 over every path, mode and file content under `root` (hidden leftovers included); `files_only`
+    leaves out directories (a cache may keep its empty folders)."""
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
+        if files_only and path.is_dir():
+            continue
         digest.update(str(path.relative_to(root)).encode() + oct(path.lstat().st_mode).encode())
         if path.is_file() and not path.is_symlink():
             digest.update(path.read_bytes())
