@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from s4d_jax.config import ModelConfig
-from s4d_jax.files import staged_directory
+from s4d_jax.files import staged_directory, write_npz
 from s4d_jax.param_tree import check_architecture, flatten_params, unflatten_params
 
 PARAMS_FILES = ("config.json", "params.npz", "meta.json")
@@ -34,7 +34,7 @@ def save_params(path: str | os.PathLike, config: ModelConfig, params, meta: dict
     check_architecture(config, params, str(path))
     with staged_directory(path) as tmp:
         (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-        np.savez(tmp / "params.npz", **flatten_params(params))
+        write_npz(tmp / "params.npz", flatten_params(params))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return path
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from s4d_jax.config import ModelConfig
-from s4d_jax.files import staged_directory
+from s4d_jax.files import staged_directory, write_npz
 from s4d_jax.fixed import INPUT_SCALE, QuantizedModel, Widths
 from s4d_jax.param_tree import check_architecture, flatten_params, unflatten_params
 
@@ -74,7 +74,7 @@ def write_exported(out: str | os.PathLike, q: QuantizedModel, float_params, *, t
     }
     text = json.dumps(manifest, indent=1, default=_json_default) + "\n"
     with staged_directory(out) as tmp:
-        np.savez(tmp / TENSORS, **tensors)
+        write_npz(tmp / TENSORS, tensors)
         (tmp / MANIFEST).write_text(text)
     return out
 

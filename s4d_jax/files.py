@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -41,3 +44,11 @@ def staged_directory(target: Path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_npz(path: Path, arrays: dict) -> None:
+    """np.savez through memory: a failed write (a full disk) then leaves no half-closed zip behind whose
+    finalizer would print a traceback at exit."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    Path(path).write_bytes(buffer.getvalue())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -73,6 +74,7 @@ def _downloader(url: str, progress: bool):
     import pooch
 
     pooch.get_logger().setLevel("WARNING")  # its "Downloading data from ..." note repeats what the bar shows
+    progress = progress and sys.stderr.isatty()  # a bar only where a terminal redraws it, not in logs
     if url.startswith("file://"):
         return FileDownloader(progress)
     return pooch.HTTPDownloader(progressbar=progress, timeout=HTTP_TIMEOUT_S)
