@@ -2,6 +2,7 @@
 tally printed at the end of a run: "faults: N tried, N survived"."""
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,13 +75,20 @@ def world(tmp_path_factory) -> World:
 
 @pytest.fixture
 def read_only_dir(tmp_path):
-    """A directory on a read-only mount holding one user file (root ignores chmod, so a mount it has to be)."""
+    """A read-only directory holding one user file: a read-only tmpfs where mounting works (root ignores
+    chmod), else mode 0555 for a user who is not root."""
     where = tmp_path / "ro"
     with mounted(where, "1m", read_only=True, prepare=lambda d: (d / "notes.txt").write_text("mine\n")) as ok:
-        if not ok:
-            pytest.skip("cannot mount a read-only tmpfs here (needs root with CAP_SYS_ADMIN), and root ignores "
-                        "chmod, so no read-only directory can be made")
-        yield where
+        if ok:
+            yield where
+            return
+    if os.geteuid() == 0:
+        pytest.skip("root ignores chmod and cannot mount a read-only tmpfs here (no CAP_SYS_ADMIN)")
+    where.mkdir(exist_ok=True)
+    (where / "notes.txt").write_text("mine\n")
+    where.chmod(0o555)
+    yield where
+    where.chmod(0o755)
 
 
 @pytest.fixture
@@ -92,7 +100,7 @@ def full_disk(tmp_path):
         if ok:
             yield "tmpfs", where
             return
-    where.mkdir()
+    where.mkdir(exist_ok=True)
     (where / "notes.txt").write_text("mine\n")
     yield "rlimit", where
 

@@ -60,6 +60,8 @@ def _mount_tmpfs(where: Path, size: str) -> bool:
 
 @contextlib.contextmanager
 def mounted(where: Path, size: str, read_only: bool = False, prepare=None):
+    """Yield whether a tmpfs of `size` is mounted at `where` (filled by `prepare`, then made read-only if asked);
+    unmounted on exit."""
     if not _mount_tmpfs(where, size):
         yield False
         return
