@@ -51,17 +51,20 @@ class CompileReport(Mapping):
 def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str = "latency",
                   max_chips: int = MAX_CHIPS, cores: int | None = None, sweep: bool = False,
                   plot: Path | None = None, activity: int = 1, simulate: int = 0, inputs: Path | None = None,
-                  data_dir: Path | None = None, out: Path | None = None, progress: bool = False) -> CompileReport:
+                  data_dir: Path | None = None, out: Path | None = None, force: bool = False,
+                  progress: bool = False) -> CompileReport:
     """Map MODEL onto Loihi 2 neurocores (objective "latency": the per-core work budget calibrated to the paper,
     or "cores": fewest; `cores` spreads it over N). `activity` test sequences measure how often values are
     non-zero (0: assume all are); `sweep` maps over a range of core counts, `plot` draws that sweep to a PNG;
     `simulate` N runs N sequences in Lava's fixed-point simulation and compares every token with the spec's
-    reference; `out` receives ir.json, allocation.json and report.json."""
+    reference; `out` receives ir.json, allocation.json and report.json (a directory holding other files only
+    with `force`, and then only those three are replaced)."""
     from compiler.activity import measure
     from compiler.calibration import paper_comparison
     from compiler.exported import load_exported
     from compiler.frontend import from_exported
-    from compiler.pipeline import compile_graph, summary, sweep as sweep_points, write_outputs
+    from compiler.outputs import check_out_dir
+    from compiler.pipeline import OUTPUT_FILES, compile_graph, summary, sweep as sweep_points, write_outputs
     from s4d import samples
     from s4d.resolve import exported_dir
 
@@ -71,6 +74,8 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
             raise ValueError(f"{name} must be ≥ {low}, got {value}")
     if plot is not None and Path(plot).suffix.lower() != ".png":
         raise ValueError(f"plot writes a PNG; give a file name ending in .png, got {plot}")
+    if out is not None:
+        check_out_dir(Path(out), OUTPUT_FILES, force)  # refused before anything runs
     with tempfile.TemporaryDirectory(prefix="s4d-compile-") as scratch:
         directory = exported_dir(str(model), Path(scratch))
         exported = load_exported(directory)
@@ -80,6 +85,8 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
             try:
                 x, _, origin = samples.select(directory, exported.manifest, activity, inputs, data_dir)
             except (ValueError, OSError, ModuleNotFoundError):
+                if inputs is not None:
+                    raise  # the user's own file is wrong: say so rather than assume full activity
                 x = None
             if x is not None:
                 rates = measure(exported.network, x[:activity])
@@ -101,7 +108,7 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
 
         result["plot"] = str(plot_sweep(result["sweep"], plot, f"{model} ({mode})"))
     if out is not None:
-        result["out"] = str(write_outputs(out, compiled, result))
+        result["out"] = str(write_outputs(out, compiled, result, force))
     return CompileReport(result, compiled)
 
 

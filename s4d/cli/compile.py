@@ -29,6 +29,7 @@ def compile_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="prepared tfds data for the task's test split"),
     max_chips: int = typer.Option(MAX_CHIPS, "--max-chips", help="refuse mappings needing more Loihi 2 chips"),
     out: Optional[Path] = typer.Option(None, "--out", help="write ir.json, allocation.json, report.json here"),
+    force: bool = typer.Option(False, "--force", help="--out may hold other files; replace only ours there"),
     show_ir: bool = typer.Option(False, "--show-ir", help="print the IR graph (JSON, without tensors)"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -44,7 +45,7 @@ def compile_command(
         raise ValueError(f"--plot writes a PNG; give a file name ending in .png, got {plot}")
     report = compile_model(model, mode=mode, objective=objective, max_chips=max_chips, cores=cores, sweep=sweep,
                            plot=plot, activity=activity, simulate=simulate, inputs=inputs, data_dir=data_dir,
-                           out=out, progress=True)
+                           out=out, force=force, progress=True)
     if show_ir:
         print(report.compiled.graph.to_json(), file=sys.stderr if as_json else sys.stdout)
     print(json.dumps(report.to_dict()) if as_json else report.text())
