@@ -17,11 +17,14 @@ def bench(
     """Print one JSON object: train samples/s (conv, scan), inference samples/s, streaming µs/token in float
     and in fixed point (compiler/stream.py, batch 1)."""
     from s4d_jax.bench import run
-<<<<<<< HEAD
     from s4d_jax.config import preset as preset_config
 
+    for option, value in (("--length", length), ("--repeats", repeats)):
+        if value < 1:
+            raise ValueError(f"{option} must be ≥ 1, got {value}")
+    config = preset_config(preset)  # an unknown preset fails here, before any work
     result = run(preset, length, repeats)
-    result["stream_fixed_us_per_token"] = {"1": round(fixed_stream_us_per_token(preset_config(preset), 1, repeats), 1)}
+    result["stream_fixed_us_per_token"] = {"1": round(fixed_stream_us_per_token(config, 1, repeats), 1)}
     print(json.dumps(result))
 
 
@@ -42,15 +45,6 @@ def fixed_stream_us_per_token(config, batch: int, repeats: int) -> float:
             runtime.push(x[:, t])
         best = min(best, time.perf_counter() - start)
     return best / FIXED_TOKENS * 1e6
-=======
-    from s4d_jax.config import preset as known_preset
-
-    for option, value in (("--length", length), ("--repeats", repeats)):
-        if value < 1:
-            raise ValueError(f"{option} must be ≥ 1, got {value}")
-    known_preset(preset)
-    print(json.dumps(run(preset, length, repeats)))
->>>>>>> faults
 
 
 def register(app: typer.Typer) -> None:
