@@ -109,10 +109,10 @@ class _NodeCosts:
             first = np.argmax(nz, axis=0)[used]
             last = (n - 1 - np.argmax(nz[::-1], axis=0))[used]
             self.axon_ranges.append((np.sort(first), np.sort(last)))
-        messages = 2 if isinstance(node, S4DStates) else 1
+        # one message per outgoing edge: a split S4D neuron's re and im leave on two edges, a folded one's on one
         outgoing = [e for e in graph.outputs_of(node.name) if isinstance(graph.node(e.dst), SynapseGroup)]
-        per["out_axon_bytes"][:] = rs.OUTPUT_AXON_BYTES * messages * len(outgoing)
-        per["out_bits"][:] = messages * sum(rs.message_bits(e.width) for e in outgoing)
+        per["out_axon_bytes"][:] = rs.OUTPUT_AXON_BYTES * len(outgoing)
+        per["out_bits"][:] = sum(rs.message_bits(e.width) for e in outgoing)
         self.prefix = {k: np.concatenate([[0], np.cumsum(v)]) for k, v in per.items()}
 
     def load(self, start: int, stop: int) -> dict[str, int]:
@@ -246,7 +246,6 @@ def _inter_chip_bits(graph: Graph, cores) -> int:
         if src.name not in chips_of or dst.name not in chips_of:
             continue
         target_chips = {chip for _, chip in chips_of[dst.name]}
-        messages = 2 if isinstance(src, S4DStates) else 1
-        for s, chip in chips_of[src.name]:
-            bits += s.neurons * messages * rs.message_bits(src.width) * len(target_chips - {chip})
+        for s, chip in chips_of[src.name]:  # a group per output port, so each port's message is counted once
+            bits += s.neurons * rs.message_bits(src.width) * len(target_chips - {chip})
     return bits

@@ -39,7 +39,7 @@ ACCUMULATOR_BITS = 32  # dendritic accumulation in Lava's fixed-point Dense (int
 def neuron_variables(node) -> int:
     """32-bit words of state per neuron, counting the dendritic accumulators of its input ports."""
     if isinstance(node, S4DStates):
-        return 2 + 4 + 1  # state re/im, coefficients a_re, a_im, b_re, b_im, input accumulator
+        return 2 + len(node.coefficients) + 1  # state re/im, coefficients (a, b̄; c if folded), input accumulator
     if isinstance(node, Graded):
         return 1 + (node.bias is not None)  # accumulator, bias
     if isinstance(node, Readout):
@@ -54,7 +54,9 @@ def neuron_state_bytes(node) -> int:
 def dendritic_ops(node) -> int:
     """Neuron-update operations per neuron per time step (one per state variable updated)."""
     if isinstance(node, S4DStates):
-        return 2  # a complex multiply-accumulate updates two state variables
+        # a complex multiply-accumulate updates two state variables (6 multiplies); the folded neuron also
+        # computes its message c_re·x_re + c_im·x_im (2 more multiplies, an add and a shift): a third value
+        return 3 if node.variant == "folded" else 2
     return 1
 
 
