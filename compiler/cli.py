@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from compiler.fixed_point import NEURONS
 from compiler.resources import MAX_CHIPS
 
 JSON_HELP = "print exactly one JSON object on stdout"
@@ -40,10 +41,31 @@ def resolve_model(model: str, scratch: Path) -> Path:
     return out
 
 
+def with_neuron(directory: Path, neuron: str | None, scratch: Path, data_dir: Path | None) -> Path:
+    """`directory` if its S4D neuron variant is `neuron` (or `neuron` is None), else a PTQ of its float params
+    for that variant, exported into `scratch` by `s4d export --neuron` in a child process (calibration reads
+    the task's training split; this process never loads JAX)."""
+    if neuron is None:
+        return directory
+    spec = json.loads((directory / "manifest.json").read_text()).get("fixed_point", {})
+    if spec.get("neuron", "split") == neuron:
+        return directory
+    out = scratch / f"export-{neuron}"
+    command = [sys.executable, "-m", "s4d_jax.cli", "export", str(directory), "--neuron", neuron, "--out", str(out)]
+    done = subprocess.run(command + (["--data-dir", str(data_dir)] if data_dir else []), capture_output=True,
+                          text=True)
+    if done.returncode != 0 or not (out / "manifest.json").is_file():
+        why = (done.stderr.strip().splitlines() or ["no exported model was written"])[-1]
+        raise ValueError(f"cannot quantize {directory} for the {neuron} S4D neuron: {why}")
+    return out
+
+
 def compile_command(
     model: str = typer.Argument(..., help="exported model directory or zoo name"),
     mode: str = typer.Option("pipelined", "--mode", help="pipelined | fall-through"),
     objective: str = typer.Option("cores", "--objective", help="cores (fewest) | latency (least-loaded busiest core)"),
+    neuron: Optional[str] = typer.Option(None, "--neuron", help="split | folded S4D neuron (default: the exported "
+                                         "model's own; the other one is PTQ-quantized from its float params)"),
     simulate: int = typer.Option(0, "--simulate", help="run N test sequences in Lava and check them bit for bit"),
     inputs: Optional[Path] = typer.Option(None, "--inputs", help=".npz with 'sequences' [N, L, C] (and 'labels')"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="prepared tfds data for the task's test split"),
@@ -63,9 +85,11 @@ def compile_command(
         raise ValueError(f"--simulate must be ≥ 0, got {simulate}")
     if max_chips < 1:
         raise ValueError(f"--max-chips must be ≥ 1, got {max_chips}")
+    if neuron is not None and neuron not in NEURONS:
+        raise ValueError(f"--neuron must be one of {' | '.join(NEURONS)}, got {neuron!r}")
     with tempfile.TemporaryDirectory(prefix="s4d-compile-") as scratch:
         directory = resolve_model(model, Path(scratch))
-        exported = load_exported(directory)
+        exported = load_exported(with_neuron(directory, neuron, Path(scratch), data_dir))
         compiled = compile_graph(from_exported(exported), mode, objective, max_chips)
         result = summary(compiled)
         result["model"] = str(model if directory.is_relative_to(scratch) else directory)

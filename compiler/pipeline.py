@@ -50,6 +50,7 @@ def compile_graph(graph: Graph, mode: str = "pipelined", objective: str = "cores
 def summary(c: Compiled) -> dict:
     """The figures of a compilation, as `s4d compile --json` prints them."""
     return {
+        "neuron": c.graph.meta.get("neuron", "split"),
         "neurocores": len(c.allocation.cores),
         "chips": c.allocation.chips,
         "mode": c.schedule.mode,
@@ -108,7 +109,8 @@ def format_report(c: Compiled, result: dict) -> str:
                      f"{row['memory_bytes'] / 1024:>11.1f}")
     lines.append("(a layer's cores may be shared with other layers, so the column can sum to more than the total)")
     lines.append("")
-    lines.append(f"neurocores {result['neurocores']} on {result['chips']} chip(s), objective {result['objective']}; "
+    lines.append(f"{result['neuron']} S4D neurons: neurocores {result['neurocores']} on {result['chips']} chip(s), "
+                 f"objective {result['objective']}; "
                  f"synaptic memory {result['synaptic_memory_bytes']:,} bytes")
     lines.append(f"mode {result['mode']}: latency {result['latency_steps']} steps, "
                  f"{result['tokens_per_step']:.4g} tokens/step")

@@ -52,6 +52,40 @@ def test_ir_structure_and_json_round_trip():
     assert "values" not in graph.to_json()  # --show-ir prints summaries, not tensors
 
 
+def test_folded_ir_sends_one_message_per_mode_through_a_ones_group():
+    split, folded = (small_graph(d_model=4, d_state=4, n_layers=2, n_classes=3, neuron=n) for n in ("split", "folded"))
+    s4d = folded.node("x.0")
+    assert s4d.variant == "folded" and s4d.ports == ("out",) and s4d.c_re.shape == (4, 2)
+    assert split.node("x.0").variant == "split" and split.node("x.0").c_re is None
+    assert [e.src_port for e in folded.outputs_of("x.0")] == ["out"]
+    ones = folded.node("layers.0.reduction")
+    assert ones.weights.shape == (4, 8) and set(np.unique(ones.weights)) == {0, 1} and ones.nonzero == 8
+    assert folded.depth() == split.depth()  # one reduction group in place of two parallel C groups
+    assert folded.meta["neuron"] == "folded"
+    back = graph_from_dict(json.loads(folded.to_json(tensors=True)))
+    assert np.array_equal(back.node("x.1").c_im, folded.node("x.1").c_im) and back.node("x.1").variant == "folded"
+    with pytest.raises(ValueError, match="c_re and c_im are needed by the folded variant only"):
+        replace(s4d, c_re=None)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        replace(s4d, variant="fused")
+    wide = replace(s4d, c_re=np.full((4, 2), 1 << 15))
+    with pytest.raises(WidthError, match="node 'x.0': coefficients c_re span"):
+        check_widths(folded.replace_nodes([wide if n.name == "x.0" else n for n in folded.nodes]))
+
+
+def test_folded_neurons_halve_the_s4d_messages_and_cost_more_neuron_work():
+    loads = {}
+    for neuron in ("split", "folded"):
+        compiled = compile_graph(small_graph(d_model=8, d_state=8, n_layers=2, neuron=neuron), "pipelined")
+        s4d_slices = [s for core in compiled.allocation.cores for s in core.slices if s.node.startswith("x.")]
+        loads[neuron] = {k: sum(getattr(s.load, k) for s in s4d_slices)
+                         for k in ("neurons", "out_bits", "dendritic_ops", "state_bytes")}
+    split, folded = loads["split"], loads["folded"]
+    assert folded["neurons"] == split["neurons"] == 2 * 8 * 4
+    assert 2 * folded["out_bits"] == split["out_bits"] == 2 * 64 * rs.message_bits(16)  # each message once
+    assert folded["dendritic_ops"] > split["dendritic_ops"] and folded["state_bytes"] > split["state_bytes"]
+
+
 def test_width_violations_are_refused_with_the_node_named():
     graph = small_graph(d_model=4, d_state=4, n_layers=1)
     wide = replace(graph.node("mixers.0"), weights=np.full((4, 4), 200))
