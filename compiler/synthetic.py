@@ -19,7 +19,7 @@ def random_network(d_input: int = 1, d_model: int = 8, d_state: int = 4, n_layer
                    n_classes: int = 3, pooling: str = "mean", seed: int = 0,
                    weight_scale: int = 48, neuron: str = "split") -> fp.FixedNetwork:
     """A seeded random FixedNetwork; stable modes (|a| < 1), weights uniform in ±weight_scale. A folded
-    network draws its 16-bit c coefficients so that its messages sometimes saturate, like the split one's."""
+    network draws 16-bit c coefficients and an x_msg exponent at which its largest messages saturate."""
     rng = np.random.default_rng(seed)
     h, p = d_model, d_state // 2
 
@@ -51,8 +51,8 @@ def random_network(d_input: int = 1, d_model: int = 8, d_state: int = 4, n_layer
                           f"{pre}.c_re": -7, f"{pre}.c_im": -7, f"{pre}.d": -7, f"mixers.{layer}.weight": -7,
                           f"mixers.{layer}.bias": -8, f"x.{layer}": -16, f"x_msg.{layer}": -8,
                           f"y.{layer}": -8})
-        if neuron == "folded":  # shift_msg = −8 − (−12 − 16) = 20
-            exponents.update({f"{pre}.c_re": -12, f"{pre}.c_im": -12})
+        if neuron == "folded":  # shift_msg = −10 − (−12 − 16) = 18
+            exponents.update({f"{pre}.c_re": -12, f"{pre}.c_im": -12, f"x_msg.{layer}": -10})
     exponents.update({f"u.{layer}": -8 for layer in range(n_layers + 1)})
     return fp.FixedNetwork(n_layers, pooling, tensors, exponents, neuron=neuron)
 
