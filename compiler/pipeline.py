@@ -18,7 +18,7 @@ import numpy as np
 from compiler import fixed_point as fp
 from compiler import resources as rs
 from compiler.allocate import Allocation, allocate
-from compiler.ir import Graded, Graph, Readout, S4DStates
+from compiler.ir import Graded, Graph, Readout, S4DStates, SynapseGroup
 from compiler.passes import run_all
 from compiler.schedule import Schedule, schedule
 
@@ -47,6 +47,12 @@ def compile_graph(graph: Graph, mode: str = "pipelined", objective: str = "cores
     return Compiled(graph, info, alloc, sched, est, time.perf_counter() - start)
 
 
+def messages_per_token(graph: Graph) -> int:
+    """Messages the neurons send for one token if every neuron sends in its step: one per neuron and outgoing
+    synapse group (a split S4D neuron feeds two groups, re and im; a folded one feeds one)."""
+    return sum(graph.node(e.src).size for e in graph.edges if isinstance(graph.node(e.dst), SynapseGroup))
+
+
 def summary(c: Compiled) -> dict:
     """The figures of a compilation, as `s4d compile --json` prints them."""
     return {
@@ -58,6 +64,7 @@ def summary(c: Compiled) -> dict:
         "latency_steps": c.schedule.latency_steps,
         "tokens_per_step": c.schedule.tokens_per_step,
         "synaptic_memory_bytes": c.allocation.synaptic_memory_bytes,
+        "messages_per_token": messages_per_token(c.graph),
         "estimated_latency_us": round(c.estimate.latency_us, 4),
         "estimated_step_ns": round(c.estimate.step_ns, 1),
         "estimated_energy_uj_per_token": round(c.estimate.energy_uj_per_token, 6),

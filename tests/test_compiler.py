@@ -74,13 +74,15 @@ def test_folded_ir_sends_one_message_per_mode_through_a_ones_group():
 
 
 def test_folded_neurons_halve_the_s4d_messages_and_cost_more_neuron_work():
-    loads = {}
+    loads, messages = {}, {}
     for neuron in ("split", "folded"):
         compiled = compile_graph(small_graph(d_model=8, d_state=8, n_layers=2, neuron=neuron), "pipelined")
+        messages[neuron] = summary(compiled)["messages_per_token"]
         s4d_slices = [s for core in compiled.allocation.cores for s in core.slices if s.node.startswith("x.")]
         loads[neuron] = {k: sum(getattr(s.load, k) for s in s4d_slices)
                          for k in ("neurons", "out_bits", "dendritic_ops", "state_bytes")}
     split, folded = loads["split"], loads["folded"]
+    assert messages["split"] - messages["folded"] == 2 * 8 * 4  # one message fewer per mode and layer
     assert folded["neurons"] == split["neurons"] == 2 * 8 * 4
     assert 2 * folded["out_bits"] == split["out_bits"] == 2 * 64 * rs.message_bits(16)  # each message once
     assert folded["dendritic_ops"] > split["dendritic_ops"] and folded["state_bytes"] > split["state_bytes"]
