@@ -77,7 +77,7 @@ def test_last_pooling_and_a_mismatch_is_reported(tiny):
 def test_s4d_compile_cli_json(tmp_path, tiny):
     net, x = tiny
     model = write_exported(net, tmp_path / "model", samples=(x, np.array([0, 2])))
-    done = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "compile", str(model), "--mode", "fall-through",
+    done = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(model), "--mode", "fall-through",
                            "--objective", "latency", "--simulate", "2", "--out", str(tmp_path / "out"), "--json"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -88,14 +88,14 @@ def test_s4d_compile_cli_json(tmp_path, tiny):
     assert {"ir.json", "allocation.json", "report.json"} <= {p.name for p in (tmp_path / "out").iterdir()}
     folded = random_network(d_input=2, d_model=4, d_state=4, n_layers=1, n_classes=3, seed=9, neuron="folded")
     model = write_exported(folded, tmp_path / "folded", samples=(x, np.array([0, 2])))
-    done = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "compile", str(model), "--neuron", "folded",
+    done = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(model), "--neuron", "folded",
                            "--simulate", "1", "--json"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["neuron"] == "folded" and result["bit_exact"] is True
-    bad = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "compile", str(model), "--neuron", "fused"],
+    bad = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(model), "--neuron", "fused"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --neuron must be one of split | folded, got 'fused'"
-    bad = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "compile", str(tmp_path / "nowhere")],
+    bad = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(tmp_path / "nowhere")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ")
