@@ -129,7 +129,7 @@ class S4DStates:
 
     def __post_init__(self) -> None:
         if self.variant not in S4D_VARIANTS:
-            raise ValueError(f"S4D node {self.name!r}: variant must be one of {S4D_VARIANTS}, got {self.variant!r}")
+            raise ValueError(f"S4D node {self.name!r}: variant {self.variant!r} is not one of {S4D_VARIANTS}")
         folded = self.variant == "folded"
         if (self.c_re is None or self.c_im is None) == folded:
             raise ValueError(f"S4D node {self.name!r}: c_re and c_im are needed by the folded variant only")

@@ -66,7 +66,7 @@ def test_folded_ir_sends_one_message_per_mode_through_a_ones_group():
     assert np.array_equal(back.node("x.1").c_im, folded.node("x.1").c_im) and back.node("x.1").variant == "folded"
     with pytest.raises(ValueError, match="c_re and c_im are needed by the folded variant only"):
         replace(s4d, c_re=None)
-    with pytest.raises(ValueError, match="variant must be one of"):
+    with pytest.raises(ValueError, match="variant 'fused' is not one of"):
         replace(s4d, variant="fused")
     wide = replace(s4d, c_re=np.full((4, 2), 1 << 15))
     with pytest.raises(WidthError, match="node 'x.0': coefficients c_re span"):
