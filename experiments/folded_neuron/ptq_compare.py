@@ -25,7 +25,9 @@ def main() -> None:
     parser.add_argument("model", help="zoo name or params directory")
     parser.add_argument("--part", default="params", help="zoo part holding the float params (params or qaft)")
     parser.add_argument("--calib", type=int, default=quantize.DEFAULT_CALIB)
-    parser.add_argument("--limit", type=int, default=None, help="first N test sequences only")
+    parser.add_argument("--begin", type=int, default=0, help="skip the first N test sequences (to shard a run)")
+    parser.add_argument("--limit", type=int, default=None, help="at most N test sequences")
+    parser.add_argument("--neurons", nargs="*", default=list(NEURONS), choices=NEURONS)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -34,12 +36,14 @@ def main() -> None:
     task = meta["task"]
     seed = meta.get("permutation_seed")
     test = data.load(task, "test", permutation_seed=data.DEFAULT_PERMUTATION_SEED if seed is None else seed)
-    n = len(test) if args.limit is None else min(args.limit, len(test))
-    x, labels = test.sequences[:n] / 255.0, test.labels[:n]
+    end = len(test) if args.limit is None else min(args.begin + args.limit, len(test))
+    x, labels = test.sequences[args.begin:end] / 255.0, test.labels[args.begin:end]
+    n = len(labels)
     calib = quantize.calibration_sequences(task, args.calib, meta)
-    result = {"model": args.model, "part": args.part, "task": task, "calib": args.calib, "n_test": n,
+    result = {"model": args.model, "part": args.part, "task": task, "calib": args.calib, "test_begin": args.begin,
+              "n_test": n,
               "float_test_accuracy": meta.get("test", {}).get("conv", {}).get("accuracy"), "neurons": {}}
-    for neuron in NEURONS:
+    for neuron in args.neurons:
         began = time.time()
         q, _ = quantize.ptq(config, params, calib, neuron=neuron)
         accuracy = quantize.fixed_accuracy(q, x, labels)
