@@ -123,7 +123,7 @@ class S4DStates:
     coef_bits: int
     state_bits: int
     message_bits: int
-    variant: str = "split"
+    variant: str = "split"  # "split": messages re and im, C in synapses; "folded": one message Re(2·c·x)
     c_re: np.ndarray | None = None  # folded only
     c_im: np.ndarray | None = None
 
@@ -193,6 +193,18 @@ class Output:
 
 Node = Union[Input, SynapseGroup, Graded, S4DStates, Readout, Output]
 NEURON_TYPES = (Input, Graded, S4DStates, Readout, Output)
+
+
+def layer_of(name: str) -> str:
+    """Which network layer a neuron node belongs to (names from the frontend: u.L, x.L, y.L, logits)."""
+    kind, _, index = name.partition(".")
+    if name == "u.0":
+        return "encoder"
+    if kind in ("x", "y"):
+        return f"layer {index}"
+    if kind == "u":
+        return f"layer {int(index) - 1}"
+    return "decoder"
 
 
 def max_message(node: Node) -> int:
