@@ -181,3 +181,16 @@ def test_unknown_neuron_is_refused_naming_the_field(exported):
         load_exported(exported)
     with pytest.raises(ValueError, match=r"fixed_point.'neuron' must be one of"):
         export.load_quantized(exported)
+
+
+def test_exported_directory_gets_the_usual_permissions(model, tmp_path):
+    import os
+
+    config, params, q, _ = model
+    old = os.umask(0o027)
+    try:
+        out = export.write_exported(tmp_path / "shared", q, params, task=None)
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o750  # what the umask allows, not mkdtemp's private 0700
+    assert (out / "tensors.npz").stat().st_mode & 0o777 == 0o640
