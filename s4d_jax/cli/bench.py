@@ -1,20 +1,42 @@
-"""`s4d bench`: training, inference and streaming throughput of a preset on this machine."""
+"""`s4d bench`: training, inference and streaming throughput on this machine."""
 from __future__ import annotations
 
 import json
+from typing import List
 
 import typer
 
 
 def bench(
-    preset: str = typer.Option("s4d-67k", help="model size"),
-    length: int = typer.Option(784, help="sequence length"),
-    repeats: int = typer.Option(5, help="timed repetitions; the best is reported"),
+    size: List[str] = typer.Option(["s4d-67k", "s4d-265k"], "--size", help="model size (repeatable); "
+                                   "s4d-67k runs at the sMNIST shape, s4d-265k at the sCIFAR shape"),
+    repeats: int = typer.Option(5, help="timed repetitions of each measurement (best and median reported)"),
+    stream: bool = typer.Option(True, help="also time streaming per token (s4d-67k)"),
+    json_output: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
-    """Print one JSON object: train samples/s (conv, scan), inference samples/s, streaming µs/token."""
+    """Train samples/s (conv, scan), inference samples/s and streaming µs/token, best and median of N."""
     from s4d_jax.bench import run
 
-    print(json.dumps(run(preset, length, repeats)))
+    result = run(tuple(size), repeats=repeats, stream=stream,
+                 fixed_unavailable="not measured: no fixed-point streaming runtime in this version")
+    if json_output:
+        print(json.dumps(result))
+        return
+    m = result["machine"]
+    print(f"{m['cpu']} ({m['cpu_count']} cores), {m['device_kind']}, jax {m['jax']}; "
+          f"best / median of {repeats}")
+    for name, modes in result["train_samples_per_s"].items():
+        shape = result["shapes"][name]
+        train = ", ".join(f"{mode} {r['best']:.0f} / {r['median']:.0f}" for mode, r in modes.items())
+        inf = result["inference_samples_per_s"][name]
+        print(f"{name} ({shape['task']}, L={shape['length']}): train samples/s {train}; "
+              f"inference {inf['best']:.0f} / {inf['median']:.0f} samples/s")
+    for name, kinds in result.get("stream_us_per_token", {}).items():
+        for kind in ("float", "float_jax_jit", "fixed"):
+            value = kinds[kind]
+            text = ", ".join(f"batch {b}: {us:.1f}" for b, us in value.items()) if value else kinds.get(
+                "fixed_unavailable", "")
+            print(f"{name} streaming µs/token, {kind}: {text}")
 
 
 def register(app: typer.Typer) -> None:
