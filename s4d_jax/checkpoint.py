@@ -17,41 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from s4d_jax.config import ModelConfig
+from s4d_jax.param_tree import check_architecture, flatten_params, unflatten_params
 
 PARAMS_FILES = ("config.json", "params.npz", "meta.json")
 CHECKPOINTS = "checkpoints"
 TRAIN_CONFIG = "train_config.json"
 METRICS = "metrics.jsonl"
-
-
-def flatten_params(params) -> dict[str, np.ndarray]:
-    """{"layers_0/log_dt": array, ...}: the key layout of params.npz."""
-    from flax import traverse_util
-
-    return {k: np.asarray(v) for k, v in traverse_util.flatten_dict(params, sep="/").items()}
-
-
-def unflatten_params(flat: dict[str, np.ndarray]):
-    from flax import traverse_util
-
-    return traverse_util.unflatten_dict(dict(flat), sep="/")
-
-
-def check_architecture(config: ModelConfig, params, where: str) -> None:
-    """Raise if `params` do not have exactly the names and shapes a fresh model of `config` has."""
-    import jax
-
-    from s4d_jax.model import init_params
-
-    from flax import traverse_util
-
-    expected = jax.eval_shape(lambda: init_params(config, length=4))
-    want, have = ({k: tuple(v.shape) for k, v in traverse_util.flatten_dict(tree, sep="/").items()}
-                  for tree in (expected, params))
-    if want != have:
-        diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
-        details = ", ".join(f"{k}: {have.get(k, 'missing')} vs expected {want.get(k, 'none')}" for k in diff[:4])
-        raise ValueError(f"{where}: parameters do not match the architecture in its config ({details})")
 
 
 def save_params(path: str | os.PathLike, config: ModelConfig, params, meta: dict) -> Path:
@@ -144,14 +115,6 @@ def load_model(path: str | os.PathLike):
 
         return load_float(path)
     return load_workdir(path)
-
-
-def resolve_model_path(name_or_path: str, part: str = "params") -> Path:
-    """A MODEL argument as a path: an existing path as is, else a zoo name (its float params/ part, or the
-    fixed-point export/ where the shipped integers are what is asked for)."""
-    import zoo
-
-    return Path(zoo.resolve(name_or_path, part=part))
 
 
 def export_best(workdir: str | os.PathLike, path: str | os.PathLike) -> Path:

@@ -18,6 +18,7 @@ import numpy as np
 
 from s4d_jax.config import ModelConfig
 from s4d_jax.fixed import INPUT_SCALE, QuantizedModel, Widths
+from s4d_jax.param_tree import check_architecture, flatten_params, unflatten_params
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -51,7 +52,6 @@ def _derived(q: QuantizedModel) -> dict:
 def write_exported(out: str | os.PathLike, q: QuantizedModel, float_params, *, task: str | None,
                    meta: dict | None = None, quantization: dict | None = None, overwrite: bool = False) -> Path:
     """Write the exported directory atomically (temporary sibling, then rename)."""
-    from s4d_jax.checkpoint import flatten_params
 
     out = Path(out)
     if out.exists() and not overwrite:
@@ -117,8 +117,6 @@ def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
 
 def load_float(path: str | os.PathLike):
     """(config, float params, meta) of an exported directory, as `checkpoint.load_model` returns them."""
-    from s4d_jax.checkpoint import check_architecture, unflatten_params
-
     path = Path(path)
     manifest, tensors = _read(path)
     config = ModelConfig.from_dict(manifest["architecture"])

@@ -40,7 +40,7 @@ class TrainConfig:
     permutation_seed: int = data.DEFAULT_PERMUTATION_SEED
     eval_batch_size: int = 100
     model_overrides: tuple[tuple[str, object], ...] = ()  # (ModelConfig field, value) pairs changing the preset
-    init_from: str | None = None  # params directory, exported model or zoo name to start from (else random init)
+    init_from: str | None = None  # params directory, workdir or exported model to start from (else random init)
 
     def __post_init__(self) -> None:
         data.get_task(self.task)
@@ -129,7 +129,7 @@ def init_state(model_config: ModelConfig, tx, seed: int, params=None):
 
 def initial_params(cfg: TrainConfig, model_config: ModelConfig):
     """The parameters of `cfg.init_from`, refused unless they are this run's architecture, task and pixel order."""
-    config, params, meta = checkpoint.load_model(checkpoint.resolve_model_path(cfg.init_from))
+    config, params, meta = checkpoint.load_model(cfg.init_from)
     if config != model_config:
         raise ValueError(f"--init-from {cfg.init_from} is a {config} model; this run trains {model_config}")
     if meta.get("task") not in (None, cfg.task):

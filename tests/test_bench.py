@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from s4d_jax import cli
+from s4d import cli
 
 
 def test_bench_refuses_an_unknown_size_in_one_line(monkeypatch, capsys):

@@ -188,21 +188,25 @@ def test_summary_fields_and_estimates():
     assert "estimate" in result["estimates_note"]
 
 
-def test_simulation_samples_come_from_the_model_directory_first(tmp_path):
-    from compiler import samples
+def test_simulation_inputs_are_the_users_file_then_the_shipped_samples(tmp_path):
+    from compiler import samples as shipped
     from compiler.synthetic import random_inputs, write_exported
+    from s4d import samples
 
     net = random_network(d_input=2, d_model=4, d_state=4, n_layers=1)
     x = random_inputs(net, 3, 4)
     zoo_dir = tmp_path / "zoo-model"
     zoo_dir.mkdir()
     model = write_exported(net, zoo_dir / "export")
-    np.savez(zoo_dir / samples.SAMPLES_FILE, sequences=x.astype(np.uint8), labels=np.array([1, 0, 2]))
-    inputs, labels = samples.select(model, {}, 2)
-    assert np.array_equal(inputs, x[:2]) and labels.tolist() == [1, 0]
+    np.savez(zoo_dir / shipped.SAMPLES_FILE, sequences=x.astype(np.uint8), labels=np.array([1, 0, 2]))
+    inputs, labels, source = samples.select(model, {}, 2)
+    assert np.array_equal(inputs, x[:2]) and labels.tolist() == [1, 0] and source == "shipped samples.npz"
+    np.savez(tmp_path / "mine.npz", sequences=x[::-1].astype(np.uint8))
+    inputs, labels, source = samples.select(model, {}, 3, tmp_path / "mine.npz")
+    assert np.array_equal(inputs, x[::-1]) and labels is None and source.startswith("--inputs")
     np.savez(tmp_path / "bad.npz", inputs=x)
     with pytest.raises(ValueError, match="needs an array 'sequences'"):
-        samples.read_samples(tmp_path / "bad.npz")
+        shipped.read_samples(tmp_path / "bad.npz")
     with pytest.raises(ValueError, match="names no task and ships no samples.npz"):
         samples.select(tmp_path / "nowhere" / "x", {"task": None}, 1)
 

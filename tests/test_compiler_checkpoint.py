@@ -24,7 +24,7 @@ def test_compile_a_checkpoint_exports_it_on_the_fly(tmp_path):
         pytest.skip(f"sMNIST data not available: {err}")
     config = ModelConfig(d_model=4, d_state=4, n_layers=1)
     model = save_params(tmp_path / "params", config, init_params(config), {"task": "smnist"})
-    done = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "compile", str(model), "--simulate", "1",
+    done = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(model), "--simulate", "1",
                            "--mode", "fall-through", "--json"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

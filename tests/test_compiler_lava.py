@@ -55,7 +55,7 @@ def test_last_pooling_and_a_mismatch_is_reported(tiny):
 def test_s4d_compile_cli_json(tmp_path, tiny):
     net, x = tiny
     model = write_exported(net, tmp_path / "model", samples=(x, np.array([0, 2])))
-    done = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "compile", str(model), "--mode", "fall-through",
+    done = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(model), "--mode", "fall-through",
                            "--objective", "latency", "--simulate", "2", "--out", str(tmp_path / "out"), "--json"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -64,6 +64,6 @@ def test_s4d_compile_cli_json(tmp_path, tiny):
     assert result["mode"] == "fall-through" and result["objective"] == "latency"
     assert result["lava_accuracy"] in (0.0, 0.5, 1.0) and result["lava_steps_per_second"] > 0
     assert {"ir.json", "allocation.json", "report.json"} <= {p.name for p in (tmp_path / "out").iterdir()}
-    bad = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "compile", str(tmp_path / "nowhere")],
+    bad = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(tmp_path / "nowhere")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ")

@@ -105,7 +105,7 @@ def test_quantize_command_reports_json_and_exports(tmp_path):
         data.load("smnist", "test")
     except Exception as err:  # the MNIST files are not available here
         pytest.skip(f"smnist data unavailable: {err}")
-    out = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "quantize", str(tmp_path / "params"),
+    out = subprocess.run([sys.executable, "-m", "s4d.cli", "quantize", str(tmp_path / "params"),
                           "--calib", "4", "--limit", "20", "--out", str(tmp_path / "exported"),
                           "--save-params", str(tmp_path / "saved"), "--json"],
                          capture_output=True, text=True, check=True)
@@ -118,6 +118,6 @@ def test_quantize_command_reports_json_and_exports(tmp_path):
     original = load_model(tmp_path / "params")[1]
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(saved), jax.tree.leaves(original)))
 
-    again = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "quantize", str(tmp_path / "params"),
+    again = subprocess.run([sys.executable, "-m", "s4d.cli", "quantize", str(tmp_path / "params"),
                             "--save-params", str(tmp_path / "saved")], capture_output=True, text=True)
     assert again.returncode != 0 and "already exists" in again.stderr

@@ -10,7 +10,8 @@ import jax
 import numpy as np
 import pytest
 
-from s4d_jax import checkpoint, cli
+from s4d import cli
+from s4d_jax import checkpoint
 from s4d_jax.evaluate import evaluate
 from s4d_jax.train import TrainConfig, optimizer, param_labels, train
 from test_data import mock_tfds

@@ -20,9 +20,11 @@ import pytest
 from zoo.archive import CONTENTS, archive_inputs, check_contents, extract_archive, sha256_file, verify_file, \
     write_archive
 from zoo.cache import DownloadError, cached_archive, cached_model, fetch, resolve
-from zoo.cards import NOT_MEASURED, render_card
+from zoo.cards import NOT_MEASURED
 from zoo.registry import Registry, UnknownModelError, ZooEntry, load_registry
 from zoo.samples import load_samples
+
+from s4d.zoo_pack import card_text
 
 REPO = Path(__file__).resolve().parents[1]
 REGISTRY = load_registry(REPO / "zoo" / "registry.json")
@@ -41,14 +43,14 @@ def test_registry_has_the_three_models_and_scifar_is_not_available():
 @pytest.mark.parametrize("entry", REGISTRY.entries, ids=lambda e: e.name)
 def test_card_in_repository_is_the_rendered_registry_row(entry):
     card = REGISTRY.card_path(entry).read_text(encoding="utf-8")
-    assert card == render_card(entry), f"run `s4d zoo record {entry.name}` to rewrite the card from the registry"
+    assert card == card_text(entry), f"run `s4d zoo record {entry.name}` to rewrite the card from the registry"
 
 
 def test_card_shows_measured_numbers_and_says_what_is_not_measured():
     entry = REGISTRY.get("smnist-s4d-67k")
     entry = dataclasses.replace(entry, accuracies=dataclasses.replace(entry.accuracies, fixed=98.765, lava=100.0,
                                                                       lava_sequences=8, float=None))
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in render_card(entry).splitlines()
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in card_text(entry).splitlines()
              if line.startswith("| ")]
     rows = {row[0]: row[1] for row in cells}
     assert rows["exported fixed-point model (JAX fixed mode)"] == "98.77 %"
@@ -288,7 +290,7 @@ def trained_dir(tmp_path_factory):
 
 
 def test_pack_is_reproducible_and_records_the_archive(tmp_path, cache, trained_dir):
-    from zoo.package import pack
+    from s4d.zoo_pack import pack
 
     images, labels = _write_mnist_test_split(tmp_path / "data" / "mnist")
     entry = dataclasses.replace(REGISTRY.get("psmnist-s4d-67k"))
@@ -302,13 +304,13 @@ def test_pack_is_reproducible_and_records_the_archive(tmp_path, cache, trained_d
     assert first == again and first.status == "available" and first.accuracies.float == 12.5
     assert first.training_command == "s4d train --task psmnist"
     saved = load_registry(registry.path).get("psmnist-s4d-67k")
-    assert saved == first and registry.card_path(saved).read_text(encoding="utf-8") == render_card(saved)
+    assert saved == first and registry.card_path(saved).read_text(encoding="utf-8") == card_text(saved)
     verify_file(registry.archive_path(saved), saved.sha256, saved.size, saved.name)
 
     model = resolve("psmnist-s4d-67k", registry=load_registry(registry.path))
     assert sorted(p.name for p in model.iterdir()) == ["card.md", CONTENTS, "params", "qaft", "samples.npz"]
     from s4d_jax.data import permutation
-    samples = load_samples(model, task="psmnist")
+    samples = load_samples(model, shape=(784, 1))
     assert samples.labels.tolist() == labels[:5].tolist() and samples.indices.tolist() == list(range(5))
     want = images[:5].reshape(5, 784, 1)[:, permutation(0, 784)]
     assert np.array_equal(samples.sequences, want) and "permuted" in samples.source
@@ -318,7 +320,7 @@ def test_pack_is_reproducible_and_records_the_archive(tmp_path, cache, trained_d
 
 
 def test_pack_refuses_params_of_another_task_and_a_bad_export(tmp_path, trained_dir):
-    from zoo.package import pack
+    from s4d.zoo_pack import pack
 
     rows = (REGISTRY.get("smnist-s4d-67k"), REGISTRY.get("psmnist-s4d-67k"))
     registry = Registry(tmp_path / "registry.json", rows)
@@ -335,12 +337,12 @@ def test_pack_refuses_params_of_another_task_and_a_bad_export(tmp_path, trained_
 # ---------------------------------------------------------------- the command line
 
 def _s4d(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "s4d_jax.cli", "zoo", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "s4d.cli", "zoo", *args], capture_output=True, text=True,
                           env=env, cwd=REPO, timeout=60)
 
 
 def test_zoo_imports_no_jax():
-    code = "import sys, zoo, zoo.cli, zoo.package; assert 'jax' not in sys.modules, 'zoo imported jax'"
+    code = "import sys, zoo, s4d.cli.zoo, s4d.zoo_pack; assert 'jax' not in sys.modules, 'zoo imported jax'"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True).returncode == 0
 
 

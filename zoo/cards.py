@@ -16,29 +16,6 @@ ACCURACY_LABELS = {
 }
 
 
-def _architecture(entry: ZooEntry) -> str:
-    from s4d_jax.config import preset
-    from s4d_jax.data import get_task
-
-    task = get_task(entry.task)
-    c = preset(entry.preset, d_input=task.channels, n_classes=task.n_classes)
-    return (f"`{entry.preset}`: Linear({c.d_input}→{c.d_model}) → {c.n_layers} × [S4D(H={c.d_model}, N={c.d_state}, "
-            f"{c.n_modes} complex modes) → ReLU → Linear({c.d_model}→{c.d_model})] → {c.pooling} pooling → "
-            f"Linear({c.d_model}→{c.n_classes})")
-
-
-def _task(entry: ZooEntry) -> str:
-    from s4d_jax.data import get_task
-
-    task = get_task(entry.task)
-    plural = "s" if task.channels > 1 else ""
-    text = (f"`{task.name}`: {task.length} tokens × {task.channels} channel{plural}, {task.n_classes} classes, "
-            "pixels / 255")
-    if task.permuted:
-        text += f"; pixel order permuted with seed {entry.permutation_seed} (`s4d_jax.data.permutation`)"
-    return text
-
-
 def _accuracy(entry: ZooEntry, kind: str) -> str:
     value = getattr(entry.accuracies, kind)
     if value is None:
@@ -48,16 +25,17 @@ def _accuracy(entry: ZooEntry, kind: str) -> str:
     return f"{value:.2f} %"
 
 
-def render_card(entry: ZooEntry) -> str:
+def render_card(entry: ZooEntry, task: str, architecture: str) -> str:
     """The Markdown card of `entry`: what it is, how it was trained, the measured numbers, how to reproduce it
-    and its limits."""
+    and its limits. `task` and `architecture` describe the sequences and the network in words (the zoo knows
+    models only by name; the application layer, which knows the model code, writes these)."""
     status = entry.status if entry.status == "available" else f"{entry.status}: {entry.status_reason}"
     lines = [
         f"# {entry.name}", "",
         entry.description, "",
         "| | |", "|---|---|",
-        f"| task | {_task(entry)} |",
-        f"| architecture | {_architecture(entry)} |",
+        f"| task | {task} |",
+        f"| architecture | {architecture} |",
         f"| status | {status} |",
         f"| packaged on | {entry.date or 'not packaged yet'} |",
         "",

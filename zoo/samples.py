@@ -11,11 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from zoo.archive import SAMPLES
-from zoo.registry import ZooEntry
 
 DEFAULT_SAMPLES = 8
-SOURCE_FILES = {"mnist": "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (original MNIST)",
-                "cifar10": "cifar-10-batches-py/test_batch (official CIFAR-10 python batches)"}
 
 
 @dataclass(frozen=True)
@@ -29,8 +26,9 @@ class Samples:
         return len(self.labels)
 
 
-def load_samples(path: str | Path, task: str | None = None) -> Samples:
-    """The samples of a model directory (or a samples.npz file), checked against `task` when given."""
+def load_samples(path: str | Path, shape: tuple[int, int] | None = None) -> Samples:
+    """The samples of a model directory (or a samples.npz file), checked to be sequences of `shape` =
+    (length, channels) when given."""
     path = Path(path)
     path = path / SAMPLES if path.is_dir() else path
     keys = ("sequences", "labels", "indices", "source")
@@ -43,32 +41,6 @@ def load_samples(path: str | Path, task: str | None = None) -> Samples:
     if samples.sequences.dtype != np.uint8 or len(shape) != 3 or samples.labels.shape != shape[:1]:
         raise ValueError(f"{path}: want uint8 sequences [n, L, C] and labels [n], got {samples.sequences.dtype} "
                          f"{shape} and {samples.labels.shape}")
-    if task is not None:
-        from s4d_jax.data import get_task
-
-        spec = get_task(task)
-        if shape[1:] != (spec.length, spec.channels):
-            raise ValueError(f"{path}: sequences {shape} do not fit task {task} ([n, {spec.length}, {spec.channels}])")
+    if shape is not None and tuple(samples.sequences.shape[1:]) != tuple(shape):
+        raise ValueError(f"{path}: sequences {samples.sequences.shape} are not [n, {shape[0]}, {shape[1]}]")
     return samples
-
-
-def build_samples(entry: ZooEntry, out: Path, *, n: int = DEFAULT_SAMPLES, source_dir: str | None = None) -> Path:
-    """Write the first `n` examples of the task's original test split to `out` (see the module docstring)."""
-    from s4d_jax.data import get_task, permutation, resolve_source_dir
-    from s4d_jax.data.builders import read_cifar10, read_mnist
-
-    task = get_task(entry.task)
-    manual = resolve_source_dir(source_dir) / task.source
-    images, labels = (read_mnist if task.source == "mnist" else read_cifar10)(manual, "test")
-    if not 1 <= n <= len(labels):
-        raise ValueError(f"--n-samples must be between 1 and {len(labels)}, got {n}")
-    sequences = np.asarray(images[:n], np.uint8).reshape(n, task.length, task.channels)
-    note = (f"{task.source} test split, examples 0..{n - 1}, from {SOURCE_FILES[task.source]}; "
-            f"uint8 [n, {task.length}, {task.channels}] in the model's token order")
-    if task.permuted:
-        sequences = sequences[:, permutation(entry.permutation_seed, task.length)]
-        note += f" (pixels permuted with s4d_jax.data.permutation({entry.permutation_seed}))"
-    note += "; model input = sequences / 255"
-    np.savez(out, sequences=np.ascontiguousarray(sequences), labels=np.asarray(labels[:n], np.int32),
-             indices=np.arange(n, dtype=np.int64), source=np.asarray(note))
-    return out

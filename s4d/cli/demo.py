@@ -30,20 +30,22 @@ def _run(model: str, sequences: int, mode: str, scratch: Path) -> None:
     import lava.magma.core.process.process  # noqa: F401  (sets the multiprocessing start method first)
     from tqdm import tqdm
 
-    from compiler import fixed_point, samples
-    from compiler.cli import resolve_model
+    from compiler import fixed_point
     from compiler.emit import simulate
     from compiler.exported import load_exported
     from compiler.frontend import from_exported
     from compiler.pipeline import compile_graph, format_report, summary
+    from s4d import samples
+    from s4d.resolve import exported_dir
     from s4d_jax import fixed
     from s4d_jax.export import load_quantized
 
-    directory = resolve_model(model, scratch)
+    directory = exported_dir(model, scratch)
     exported = load_exported(directory)
     compiled = compile_graph(from_exported(exported), mode, "cores")
-    x, labels = samples.select(directory, exported.manifest, sequences)
-    print(f"{model}: {len(x)} test sequences of {x.shape[1]} tokens, simulated in Lava ({mode})", file=sys.stderr)
+    x, labels, source = samples.select(directory, exported.manifest, sequences)
+    print(f"{model}: {len(x)} test sequences of {x.shape[1]} tokens ({source}), simulated in Lava ({mode})",
+          file=sys.stderr)
     steps = compiled.schedule.total_steps(x.shape[0] * x.shape[1])
     with tqdm(total=steps, desc="lava", unit="step", file=sys.stderr, leave=False) as bar:
         lava = simulate(compiled.graph, compiled.schedule, x, bar.update)

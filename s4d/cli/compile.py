@@ -3,7 +3,6 @@ simulated in Lava."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -14,30 +13,6 @@ import typer
 from compiler.resources import MAX_CHIPS
 
 JSON_HELP = "print exactly one JSON object on stdout"
-
-
-def resolve_model(model: str, scratch: Path) -> Path:
-    """An exported model directory from a path, a zoo name (its export/ part) or a checkpoint, which is
-    exported into `scratch` by `s4d export` in a child process, so this process never loads JAX."""
-    path = Path(model).expanduser()
-    if not path.exists():
-        try:
-            from zoo.cache import resolve  # zoo.resolve
-        except ModuleNotFoundError as err:
-            raise FileNotFoundError(f"no model directory at {path}") from err
-        path = resolve(model)
-    for candidate in (path, path / "export"):
-        if (candidate / "manifest.json").is_file():
-            return candidate
-    if not path.is_dir():
-        raise NotADirectoryError(f"{path} is not a model directory")
-    out = scratch / "export"
-    done = subprocess.run([sys.executable, "-m", "s4d_jax.cli", "export", str(path), "--out", str(out)],
-                          capture_output=True, text=True)
-    if done.returncode != 0 or not (out / "manifest.json").is_file():
-        why = (done.stderr.strip().splitlines() or ["no exported model was written"])[-1]
-        raise ValueError(f"{path} is neither an exported model nor a checkpoint `s4d export` can export: {why}")
-    return out
 
 
 def compile_command(
@@ -54,7 +29,8 @@ def compile_command(
 ) -> None:
     """Map a model onto Loihi 2 neurocores, report cores, memory, latency and energy estimates; with
     --simulate N run it in Lava's fixed-point simulation and compare every token with the spec's reference."""
-    from compiler import samples
+    from s4d import samples
+    from s4d.resolve import exported_dir
     from compiler.exported import load_exported
     from compiler.frontend import from_exported
     from compiler.pipeline import compile_graph, format_report, summary, write_outputs
@@ -64,7 +40,7 @@ def compile_command(
     if max_chips < 1:
         raise ValueError(f"--max-chips must be ≥ 1, got {max_chips}")
     with tempfile.TemporaryDirectory(prefix="s4d-compile-") as scratch:
-        directory = resolve_model(model, Path(scratch))
+        directory = exported_dir(model, Path(scratch))
         exported = load_exported(directory)
         compiled = compile_graph(from_exported(exported), mode, objective, max_chips)
         result = summary(compiled)
@@ -72,7 +48,8 @@ def compile_command(
         if show_ir:
             print(compiled.graph.to_json(), file=sys.stderr if as_json else sys.stdout)
         if simulate:
-            x, labels = samples.select(directory, exported.manifest, simulate, inputs, data_dir)
+            x, labels, source = samples.select(directory, exported.manifest, simulate, inputs, data_dir)
+            result["simulated_inputs"] = source
             result.update(_simulate(compiled, exported.network, x, labels))
     if out is not None:
         result["out"] = str(write_outputs(out, compiled, result))

@@ -45,6 +45,7 @@ def train(
                                              "the detected cluster)"),
 ) -> None:
     """Train a classifier; validation every epoch, checkpoints of the best and the latest epoch."""
+    from s4d.resolve import model_path
     from s4d_jax.train import TrainConfig
     from s4d_jax.train import train as run
 
@@ -56,6 +57,8 @@ def train(
     elif (coordinator_address, num_processes, process_id) != (None, None, None):
         raise ValueError("--coordinator-address, --num-processes and --process-id need --distributed")
 
+    if init_from is not None:
+        init_from = str(model_path(init_from))
     cfg = TrainConfig(task=task, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, ssm_lr=ssm_lr,
                       weight_decay=weight_decay, warmup_epochs=warmup, clip_norm=clip_norm, seed=seed, mode=mode,
                       limit_train=limit_train, permutation_seed=permutation_seed, init_from=init_from)
@@ -78,11 +81,12 @@ def evaluate(
 ) -> None:
     """Accuracy of a model on a split, in one inference mode."""
     from s4d_jax import data
-    from s4d_jax.checkpoint import load_model, resolve_model_path
+    from s4d.resolve import model_path
+    from s4d_jax.checkpoint import load_model
     from s4d_jax.evaluate import evaluate as run
 
     logging.getLogger("absl").setLevel(logging.ERROR)  # orbax notes on read-only checkpoint dirs are not news
-    path = resolve_model_path(model, part="export" if mode == "fixed" else "params")
+    path = model_path(model, part="export" if mode == "fixed" else "params")
     config, params, meta = load_model(path)
     task = task or meta.get("task")
     if task is None:

@@ -17,7 +17,9 @@ from pathlib import Path
 from zoo.archive import CARD, PARTS, SAMPLES, archive_inputs, write_archive
 from zoo.cards import render_card
 from zoo.registry import ACCURACY_KINDS, MODELS_DIR, Registry, ZooEntry, load_registry, write_text_atomic
-from zoo.samples import DEFAULT_SAMPLES, build_samples, load_samples
+from zoo.samples import load_samples
+
+from s4d.samples import DEFAULT_SAMPLES, build_samples, task_shape
 
 
 def parse_accuracies(items: list[str]) -> dict[str, float]:
@@ -47,11 +49,39 @@ def update_entry(entry: ZooEntry, *, accuracies: dict[str, float] | None = None,
                                training_command=training_command or entry.training_command)
 
 
+def _architecture(entry: ZooEntry) -> str:
+    from s4d_jax.config import preset
+    from s4d_jax.data import get_task
+
+    task = get_task(entry.task)
+    c = preset(entry.preset, d_input=task.channels, n_classes=task.n_classes)
+    return (f"`{entry.preset}`: Linear({c.d_input}→{c.d_model}) → {c.n_layers} × [S4D(H={c.d_model}, N={c.d_state}, "
+            f"{c.n_modes} complex modes) → ReLU → Linear({c.d_model}→{c.d_model})] → {c.pooling} pooling → "
+            f"Linear({c.d_model}→{c.n_classes})")
+
+
+def _task(entry: ZooEntry) -> str:
+    from s4d_jax.data import get_task
+
+    task = get_task(entry.task)
+    plural = "s" if task.channels > 1 else ""
+    text = (f"`{task.name}`: {task.length} tokens × {task.channels} channel{plural}, {task.n_classes} classes, "
+            "pixels / 255")
+    if task.permuted:
+        text += f"; pixel order permuted with seed {entry.permutation_seed} (`s4d_jax.data.permutation`)"
+    return text
+
+
+def card_text(entry: ZooEntry) -> str:
+    """The card of `entry`, with its task and architecture described from the model code."""
+    return render_card(entry, task=_task(entry), architecture=_architecture(entry))
+
+
 def write_card(registry: Registry, entry: ZooEntry) -> Path:
     """Write the rendered card of `entry` into the repository (atomically)."""
     path = registry.card_path(entry)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, render_card(entry))
+    write_text_atomic(path, card_text(entry))
     return path
 
 
@@ -126,10 +156,10 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
                                 date=date.isoformat())
     with tempfile.TemporaryDirectory() as tmp:
         card = Path(tmp) / CARD
-        card.write_text(render_card(entry), encoding="utf-8")
+        card.write_text(card_text(entry), encoding="utf-8")
         if samples is None:
             samples = build_samples(entry, Path(tmp) / SAMPLES, n=n_samples, source_dir=source_dir)
-        load_samples(Path(samples), task=entry.task)
+        load_samples(Path(samples), shape=task_shape(entry.task))
         files = archive_inputs(folders, Path(samples), card)
         sha256, size = write_archive(registry.root / archive, files)
     entry = dataclasses.replace(entry, sha256=sha256, size=size)

@@ -14,9 +14,10 @@ SOURCE_HELP = "directory with the original dataset files"
 
 
 def _load(model: str, task: Optional[str], part: str = "params"):
-    from s4d_jax.checkpoint import load_model, resolve_model_path
+    from s4d.resolve import model_path
+    from s4d_jax.checkpoint import load_model
 
-    path = resolve_model_path(model, part)
+    path = model_path(model, part)
     config, params, meta = load_model(path)
     task = task or meta.get("task")
     if task is None:

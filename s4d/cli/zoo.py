@@ -106,8 +106,8 @@ def pack(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Package a trained model into zoo/models/NAME/NAME.zip and record its sha256, size and figures."""
-    from zoo.package import pack as pack_model
-    from zoo.package import parse_accuracies
+    from s4d.zoo_pack import pack as pack_model
+    from s4d.zoo_pack import parse_accuracies
 
     entry = pack_model(name, source=source, params=params, qaft=qaft, export=export, samples=samples,
                        n_samples=n_samples, source_dir=source_dir, accuracies=parse_accuracies(accuracy),
@@ -126,7 +126,7 @@ def record(
     training_time: Optional[str] = typer.Option(None, help="e.g. '5 h 10 min on 2 CPU cores, 9 epochs'"),
 ) -> None:
     """Record measured figures of a model in the registry and rewrite its card (the archive is unchanged)."""
-    from zoo.package import parse_accuracies, update_entry, write_card
+    from s4d.zoo_pack import parse_accuracies, update_entry, write_card
     from zoo.registry import load_registry
 
     registry = load_registry()

@@ -25,11 +25,11 @@ USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryErro
 
 
 def _register() -> None:
-    from s4d_jax.cli import demo
+    from s4d.cli import demo
 
     for module in (demo,):
         module.register(app)
-    for name in ("s4d_jax.cli.train", "s4d_jax.cli.quantize", "s4d_jax.cli.bench", "compiler.cli", "zoo.cli"):
+    for name in ("s4d.cli.train", "s4d.cli.quantize", "s4d.cli.bench", "s4d.cli.compile", "s4d.cli.zoo"):
         try:
             module = __import__(name, fromlist=["register"])
         except ModuleNotFoundError as err:

@@ -1,0 +1,42 @@
+"""MODEL arguments: what every `s4d` subcommand and `s4d.load` accept, turned into a directory.
+
+A MODEL is an existing path (params directory, training workdir or exported model) or a zoo name, which the
+zoo fetches into its cache, verifies by sha256 and extracts. This is the one place that knows both the zoo
+and the JAX half, so the libraries below never import each other.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import zoo
+
+MANIFEST = "manifest.json"
+
+
+def model_path(name_or_path: str, part: str = "params") -> Path:
+    """An existing path as is, else a zoo name's `part` (its float params/, or the fixed-point export/ where the
+    shipped integers are what is asked for)."""
+    return Path(zoo.resolve(name_or_path, part=part))
+
+
+def exported_dir(model: str, scratch: Path) -> Path:
+    """An exported model directory for MODEL: a path or zoo name holding manifest.json (directly or in export/),
+    or a checkpoint, exported into `scratch` by `s4d export` in a child process so that this process never
+    loads JAX (the compiler runs without it)."""
+    path = Path(model).expanduser()
+    if not path.exists():
+        path = Path(zoo.resolve(model))
+    for candidate in (path, path / "export"):
+        if (candidate / MANIFEST).is_file():
+            return candidate
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} is not a model directory")
+    out = scratch / "export"
+    done = subprocess.run([sys.executable, "-m", "s4d.cli", "export", str(path), "--out", str(out)],
+                          capture_output=True, text=True)
+    if done.returncode != 0 or not (out / MANIFEST).is_file():
+        why = (done.stderr.strip().splitlines() or ["no exported model was written"])[-1]
+        raise ValueError(f"{path} is neither an exported model nor a checkpoint `s4d export` can export: {why}")
+    return out

@@ -1,3 +1,0 @@
-from s4d_jax.cli import main
-
-main()
