@@ -4,8 +4,9 @@ Both run as long-lived workers (their own interpreters and venvs); this coordina
 timed training step, so that load from other processes falls on both alike, and prints one JSON object with
 best and median samples/s per side and their ratios.
 
+    git archive 54398a8 | tar -x -C /tmp/s4d-before      # the tree before the speed-ups, as baseline
     PYTHONPATH=$PWD .venv/bin/python experiments/peers/compare.py --size s4d-67k --repeats 10 \
-        --peer-python /work/peer-venv/bin/python
+        --peer-python /work/peer-venv/bin/python --baseline /tmp/s4d-before
 """
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 
 
-def start(cmd: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+def start(cmd: list[str], env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
 
 
 def ask(worker: subprocess.Popen, command: str) -> float:
@@ -41,10 +42,16 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["conv", "scan"])
     parser.add_argument("--peer-python", default="/work/peer-venv/bin/python")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch intra-op threads")
+    parser.add_argument("--baseline", help="a source tree of an earlier s4d-jax (e.g. from git archive) to run "
+                        "beside the current one, conv mode")
     args = parser.parse_args()
     common = ["--size", args.size, "--batch", str(args.batch)]
     workers = {f"s4d-jax {m}": start([sys.executable, str(HERE / "jax_worker.py"), *common, "--mode", m])
                for m in args.modes}
+    if args.baseline:
+        env = {**os.environ, "PYTHONPATH": str(Path(args.baseline).resolve())}
+        workers["s4d-jax conv, baseline"] = start(
+            [sys.executable, str(HERE / "jax_worker.py"), *common, "--mode", "conv"], env)
     workers["pytorch"] = start([args.peer_python, str(HERE / "torch_s4d.py"), *common,
                                 "--threads", str(args.threads)])
     try:
