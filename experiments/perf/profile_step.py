@@ -34,7 +34,7 @@ def grad_of(f, *argnums):
     return jax.jit(jax.grad(lambda *a: jnp.sum(f(*a) ** 2), argnums=argnums))
 
 
-def parts(size: str, batch: int = 50) -> dict:
+def parts(size: str, batch: int = 50, whole_steps: bool = True) -> dict:
     shape = SHAPES[size]
     cfg = preset(size)
     h, length = cfg.d_model, shape.length
@@ -54,7 +54,7 @@ def parts(size: str, batch: int = 50) -> dict:
         "ReLU + Linear H×H": (grad_of(lambda u, w: jax.nn.relu(u) @ w, 0, 1), (u, w)),
     }
     calls = {name: (lambda f=f, a=a: f(*a)) for name, (f, a) in fns.items()}
-    for mode in ("conv", "scan"):
+    for mode in ("conv", "scan") if whole_steps else ():
         calls[f"whole step, {mode} ({cfg.n_layers} layers + optimizer)"] = train_step_fn(size, mode, batch)
     return calls
 
@@ -79,8 +79,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", choices=sorted(SHAPES), default="s4d-67k")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--no-whole-steps", action="store_true", help="only the parts (compare.py times steps)")
     args = parser.parse_args()
-    result = measure(parts(args.size), args.repeats)
+    result = measure(parts(args.size, whole_steps=not args.no_whole_steps), args.repeats)
     for name, r in result.items():
         print(f"{name:48s} wall {r['wall_ms_best']:9.2f} ms best {r['wall_ms_median']:9.2f} median   "
               f"cpu {r['cpu_ms_median']:9.2f} ms")
