@@ -2,15 +2,17 @@
 
 Synapses live on the core of their target neuron, so a node is cut into contiguous slices of neurons and
 each slice carries the rows of every synapse group feeding it. Slices are packed in graph order (next fit,
-which keeps consecutive layers on neighbouring cores):
+which keeps consecutive layers on neighbouring cores); a core is full when a capacity (neurons, synaptic or
+total memory) or the objective's cap on its step work (`CoreLoad.work`, neuron ops) would break:
 
-- objective "cores": every core is filled as far as its memory and neuron limits allow (fewest cores);
-- objective "latency": a binary search finds the smallest per-core busy time (compute bound or link time,
-  `resources.CoreLoad.busy_ns`) whose packing still fits the chips the "cores" packing needs, so the
-  busiest core is as lightly loaded as that hardware allows; it stops at the barrier time, below which a
-  step cannot get meaningfully shorter, so small models do not occupy a whole chip for nothing.
+- "latency" (default): the calibrated per-core budget `CORE_BUDGET_NEURON_OPS`, the paper's spread: the
+  busiest core sets the step time, so no core gets more work than the budget; if that needs more chips than
+  memory does, the model is spread evenly over the cores of those chips instead (chip links are slow);
+- "cores": no work cap, every core filled up to memory (fewest cores, longest step);
+- a forced count (`cores=N`): the smallest work cap whose packing needs at most N cores (binary search).
 
-A model that cannot be mapped raises MappingError naming the node, the resource and the shortfall.
+Cores fill chips in order, `CORES_PER_CHIP` each. A model that cannot be mapped raises MappingError naming the
+node (and its layer), the resource and the shortfall.
 """
 from __future__ import annotations
 
@@ -19,10 +21,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compiler import resources as rs
-from compiler.ir import Graded, Graph, Readout, S4DStates, SynapseGroup
+from compiler.ir import Graded, Graph, Readout, S4DStates, SynapseGroup, layer_of
 
 PLACED = (Graded, S4DStates, Readout)
-OBJECTIVES = ("cores", "latency")
+OBJECTIVES = ("latency", "cores")
 
 
 class MappingError(ValueError):
@@ -56,7 +58,7 @@ class Allocation:
     objective: str
     cores: tuple[Core, ...]
     chips: int
-    inter_chip_bits: int
+    work_cap: float | None  # neuron-op cap per core the packing used (None: memory only)
 
     @property
     def synaptic_memory_bytes(self) -> int:
@@ -66,53 +68,44 @@ class Allocation:
     def cores_of(self, node: str) -> list[int]:
         return [c.index for c in self.cores if any(s.node == node for s in c.slices)]
 
-    def stage_loads(self, hops: dict[str, int], depth: int) -> list[list[rs.CoreLoad]]:
-        """For each hop 1..depth, the load of every core that works in it (its slices of that hop's nodes)."""
-        stages: list[list[rs.CoreLoad]] = [[] for _ in range(depth)]
+    def core_of_neuron(self, node: str, size: int) -> np.ndarray:
+        """Core index of each neuron of `node`."""
+        where = np.full(size, -1, np.int64)
         for core in self.cores:
-            by_hop: dict[int, list[rs.CoreLoad]] = {}
             for s in core.slices:
-                by_hop.setdefault(hops[s.node], []).append(s.load)
-            for hop, loads in by_hop.items():
-                merged = {k: sum(getattr(x, k) for x in loads) for k in _FIELDS}
-                stages[hop - 1].append(_as_load(merged))
-        return stages
+                if s.node == node:
+                    where[s.start:s.stop] = core.index
+        return where
 
 
-_FIELDS = ("neurons", "state_bytes", "synaptic_bytes", "axon_bytes", "dendritic_ops", "synaptic_ops",
-           "synmem_reads", "out_bits")
-_ADDITIVE = ("neurons", "state_bytes", "synaptic_bytes", "out_axon_bytes", "dendritic_ops", "synaptic_ops",
-             "synmem_reads", "out_bits")
+_FIELDS = ("neurons", "state_bytes", "synaptic_bytes", "axon_bytes", "neuron_ops", "synapses")
+_ADDITIVE = ("neurons", "state_bytes", "synaptic_bytes", "out_axon_bytes", "neuron_ops", "synapses")
 
 
 class _NodeCosts:
-    """Per-neuron costs of one node as prefix sums, so the load of any slice is O(groups · log n)."""
+    """Per-neuron static costs of one node as prefix sums, so the load of any slice is O(groups · log n)."""
 
     def __init__(self, graph: Graph, node) -> None:
         self.name = node.name
-        self.size = node.size
-        n = node.size
-        groups = graph.synapses_into(node.name)
+        self.size = n = node.size
+        kind = rs.neuron_kind(node)
         per: dict[str, np.ndarray] = {k: np.zeros(n, np.int64) for k in _ADDITIVE}
         per["neurons"][:] = 1
-        per["state_bytes"][:] = rs.neuron_state_bytes(node)
-        per["dendritic_ops"][:] = rs.dendritic_ops(node)
+        per["state_bytes"][:] = kind.variables * rs.VARIABLE_BYTES
+        per["neuron_ops"][:] = kind.ops
         self.axon_ranges = []  # per group: sorted first rows, sorted last rows of its columns
-        for group in groups:
+        for group in graph.synapses_into(node.name):
             nz = group.weights != 0
             row_nnz = nz.sum(axis=1)
-            row_bytes = rs.synaptic_row_bytes(row_nnz, group.fan_in, group.sparse)
-            per["synaptic_bytes"] += row_bytes
-            per["synaptic_ops"] += row_nnz
-            per["synmem_reads"] += -(-row_bytes // rs.SYNMEM_WORD_BYTES)
+            per["synaptic_bytes"] += rs.synaptic_row_bytes(row_nnz, group.fan_in, group.sparse)
+            per["synapses"] += row_nnz
             used = nz.any(axis=0)
             first = np.argmax(nz, axis=0)[used]
             last = (n - 1 - np.argmax(nz[::-1], axis=0))[used]
             self.axon_ranges.append((np.sort(first), np.sort(last)))
-        messages = 2 if isinstance(node, S4DStates) else 1
-        outgoing = [e for e in graph.outputs_of(node.name) if isinstance(graph.node(e.dst), SynapseGroup)]
-        per["out_axon_bytes"][:] = rs.OUTPUT_AXON_BYTES * messages * len(outgoing)
-        per["out_bits"][:] = messages * sum(rs.message_bits(e.width) for e in outgoing)
+        ports = {e.src_port for e in graph.outputs_of(node.name) if isinstance(graph.node(e.dst), SynapseGroup)}
+        per["out_axon_bytes"][:] = rs.OUTPUT_AXON_BYTES * len(ports)
+        self.heaviest = float(per["neuron_ops"].max(initial=0))
         self.prefix = {k: np.concatenate([[0], np.cumsum(v)]) for k, v in per.items()}
 
     def load(self, start: int, stop: int) -> dict[str, int]:
@@ -134,15 +127,19 @@ def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return {k: a.get(k, 0) + b[k] for k in b}
 
 
-def _fits(load: rs.CoreLoad, time_cap_ns: float | None) -> bool:
-    return load.fits() and (time_cap_ns is None or load.busy_ns() <= time_cap_ns)
+def _fits(load: rs.CoreLoad, cap: float | None) -> bool:
+    return load.fits() and (cap is None or load.work() <= cap)
 
 
 class _OverBudget(Exception):
     pass
 
 
-def _pack(costs: list[_NodeCosts], time_cap_ns: float | None,
+class _CapTooLow(Exception):
+    pass
+
+
+def _pack(costs: list[_NodeCosts], cap: float | None,
           max_cores: int | None = None) -> list[tuple[list[Slice], rs.CoreLoad]]:
     """Next-fit packing; raises _OverBudget as soon as more than `max_cores` cores would be needed."""
     cores: list[tuple[list[Slice], rs.CoreLoad]] = []
@@ -154,13 +151,13 @@ def _pack(costs: list[_NodeCosts], time_cap_ns: float | None,
             lo, hi = 0, cost.size - start  # largest k with the slice [start, start+k) fitting
             while lo < hi:
                 mid = (lo + hi + 1) // 2
-                if _fits(_as_load(_add(totals, cost.load(start, start + mid))), time_cap_ns):
+                if _fits(_as_load(_add(totals, cost.load(start, start + mid))), cap):
                     lo = mid
                 else:
                     hi = mid - 1
             if lo == 0:
                 if not slices:
-                    _refuse(cost, start, time_cap_ns)
+                    _refuse(cost, start)
                 cores.append((slices, _as_load(totals)))
                 if max_cores is not None and len(cores) >= max_cores:
                     raise _OverBudget
@@ -175,47 +172,54 @@ def _pack(costs: list[_NodeCosts], time_cap_ns: float | None,
     return cores
 
 
-def _refuse(cost: _NodeCosts, start: int, time_cap_ns: float | None) -> None:
-    load = _as_load(cost.load(start, start + 1))
-    broken = rs.shortfall(load)
-    if broken is None:  # only the latency cap is exceeded; the caller raises the cap
+def _refuse(cost: _NodeCosts, start: int) -> None:
+    broken = rs.shortfall(_as_load(cost.load(start, start + 1)))
+    if broken is None:  # only the work cap is exceeded; the caller raises the cap
         raise _CapTooLow
     resource, needed, limit = broken
-    raise MappingError(f"node {cost.name!r} cannot be mapped: one neuron needs {needed:,} {resource}, "
-                       f"{needed - limit:,} more than the {limit:,} a neurocore has")
+    raise MappingError(f"node {cost.name!r} ({layer_of(cost.name)}) cannot be mapped: one neuron needs "
+                       f"{needed:,} {resource}, {needed - limit:,} more than the {limit:,} a neurocore has")
 
 
-class _CapTooLow(Exception):
-    pass
-
-
-def allocate(graph: Graph, objective: str = "cores", max_chips: int = rs.MAX_CHIPS) -> Allocation:
+def allocate(graph: Graph, objective: str = "latency", max_chips: int = rs.MAX_CHIPS,
+             cores: int | None = None) -> Allocation:
     """Map every neuron node of `graph` (with its incoming synapses) onto neurocores and chips."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
     costs = [_NodeCosts(graph, node) for node in graph.nodes if isinstance(node, PLACED)]
-    packed = _pack(costs, None)
-    chips = -(-len(packed) // rs.CORES_PER_CHIP)
-    if chips > max_chips:
-        limit = max_chips * rs.CORES_PER_CHIP
-        raise MappingError(f"model needs {len(packed)} neurocores, {len(packed) - limit} more than the {limit} "
-                           f"of {max_chips} chip(s); the largest node is {max(costs, key=lambda c: c.size).name!r}")
-    if objective == "latency":
-        packed = _spread(costs, budget=chips * rs.CORES_PER_CHIP, fewest=packed)
-    return _finish(graph, objective, packed)
+    fewest = _pack(costs, None)
+    _check_chips(fewest, max_chips, None)  # too large for the chips whatever the objective
+    if cores is not None:
+        if cores < len(fewest):
+            raise MappingError(f"--cores {cores} is too few: the model's memory needs at least {len(fewest)} "
+                               f"neurocores")
+        cap, packed = _spread(costs, cores, fewest)
+        objective = f"{cores} cores"
+    elif objective == "latency":
+        cap = max(float(rs.CORE_BUDGET_NEURON_OPS), _heaviest_neuron(costs))
+        packed = _pack(costs, cap)
+        chips = -(-len(fewest) // rs.CORES_PER_CHIP)
+        if len(packed) > chips * rs.CORES_PER_CHIP:  # chip links are slow: spread over the chips memory needs
+            cap, packed = _spread(costs, chips * rs.CORES_PER_CHIP, fewest)
+    else:
+        cap, packed = None, fewest
+    _check_chips(packed, max_chips, cap)
+    return _finish(objective, packed, cap)
 
 
-def _spread(costs, budget: int, fewest) -> list:
-    """Smallest per-core busy-time cap whose packing uses at most `budget` cores (binary search to 1 %)."""
+def _heaviest_neuron(costs: list[_NodeCosts]) -> float:
+    """Work of the costliest single neuron: a cap below it cannot be met by any packing."""
+    return max(c.heaviest for c in costs)
+
+
+def _spread(costs, budget: int, fewest) -> tuple[float, list]:
+    """Smallest per-core work cap whose packing uses at most `budget` cores (binary search to 1 %)."""
     loads = [load for _, load in fewest]
-    # every cap below total work / budget needs more than `budget` cores: no need to pack it
-    totals = (sum(x.dendritic_ops for x in loads) * rs.T_DENDRITIC_NS,
-              sum(x.synaptic_ops for x in loads) * rs.T_SYNAPTIC_NS,
-              sum(x.synmem_reads for x in loads) * rs.T_SYNMEM_READ_NS,
-              sum(x.out_bits for x in loads) / rs.LINK_BITS_PER_NS)
-    lo = max(rs.BARRIER_NS, max(totals) / budget)
-    hi = max(load.busy_ns() for load in loads)
-    best = fewest
+    lo = max(sum(x.work() for x in loads) / budget, _heaviest_neuron(costs))
+    hi = max(load.work() for load in loads)
+    best, best_cap = fewest, hi
+    if lo >= hi:
+        return best_cap, best
     cap = lo
     while hi - lo > 0.01 * hi:
         try:
@@ -223,30 +227,37 @@ def _spread(costs, budget: int, fewest) -> list:
         except (_CapTooLow, _OverBudget):
             lo = cap
         else:
-            best, hi = packed, cap
+            best, best_cap, hi = packed, cap, cap
         cap = (lo + hi) / 2
-    return best
+    return best_cap, best
 
 
-def _finish(graph: Graph, objective: str, packed) -> Allocation:
+def _binding(load: rs.CoreLoad, cap: float | None) -> str:
+    """The resource closest to its limit on a core: what made the packing open the next core."""
+    use = {"neurons": load.neurons / rs.MAX_NEURONS_PER_CORE,
+           "synaptic memory": load.synaptic_bytes / rs.SYNAPTIC_MEMORY_BYTES,
+           "core memory": load.memory_bytes / rs.CORE_MEMORY_BYTES}
+    if cap is not None:
+        use[f"neuron-update budget ({cap:,.0f} ops/step)"] = load.work() / cap
+    return max(use, key=use.get)
+
+
+def _check_chips(packed, max_chips: int, cap: float | None) -> None:
+    limit = max_chips * rs.CORES_PER_CHIP
+    if len(packed) <= limit:
+        return
+    slices, load = packed[limit]
+    first = slices[0].node
+    beyond = {s.node for sl, _ in packed[limit:] for s in sl}
+    resource = _binding(load, cap)
+    hint = " (or pack with --objective cores)" if cap is not None else ""
+    raise MappingError(
+        f"model needs {len(packed)} neurocores, {len(packed) - limit} more than the {limit} of {max_chips} "
+        f"chip(s): from node {first!r} ({layer_of(first)}) on, {len(beyond)} node(s) do not fit, bound by "
+        f"{resource}; allow more chips with --max-chips{hint}")
+
+
+def _finish(objective: str, packed, cap: float | None) -> Allocation:
     cores = tuple(Core(i, i // rs.CORES_PER_CHIP, tuple(slices), load) for i, (slices, load) in enumerate(packed))
     chips = max((c.chip for c in cores), default=0) + 1
-    return Allocation(objective, cores, chips, _inter_chip_bits(graph, cores) if chips > 1 else 0)
-
-
-def _inter_chip_bits(graph: Graph, cores) -> int:
-    """Bits per step crossing chip boundaries: each source slice sends once to every other chip it feeds."""
-    chips_of: dict[str, list[tuple[Slice, int]]] = {}
-    for core in cores:
-        for s in core.slices:
-            chips_of.setdefault(s.node, []).append((s, core.chip))
-    bits = 0
-    for group in graph.of_type(SynapseGroup):
-        (src, _), (dst, _) = graph.source_of(group.name), graph.target_of(group.name)
-        if src.name not in chips_of or dst.name not in chips_of:
-            continue
-        target_chips = {chip for _, chip in chips_of[dst.name]}
-        messages = 2 if isinstance(src, S4DStates) else 1
-        for s, chip in chips_of[src.name]:
-            bits += s.neurons * messages * rs.message_bits(src.width) * len(target_chips - {chip})
-    return bits
+    return Allocation(objective, cores, chips, cap)

@@ -92,6 +92,9 @@ class Graded:
         return not self.relu
 
 
+S4D_VARIANTS = ("split", "folded")
+
+
 @dataclass(frozen=True, eq=False)
 class S4DStates:
     """H·P complex S4D modes, one programmable neuron each with a real and an imaginary state variable.
@@ -115,8 +118,11 @@ class S4DStates:
     coef_bits: int
     state_bits: int
     message_bits: int
+    variant: str = "split"  # "split": messages re and im, C in synapses; "folded": one message Re(2·c·x)
 
     def __post_init__(self) -> None:
+        if self.variant not in S4D_VARIANTS:
+            raise ValueError(f"S4D node {self.name!r}: variant {self.variant!r} is not one of {S4D_VARIANTS}")
         for attr in ("a_re", "a_im", "b_re", "b_im"):
             value = _frozen_int_array(getattr(self, attr))
             if value.shape != (self.channels, self.modes):
@@ -167,6 +173,18 @@ class Output:
 
 Node = Union[Input, SynapseGroup, Graded, S4DStates, Readout, Output]
 NEURON_TYPES = (Input, Graded, S4DStates, Readout, Output)
+
+
+def layer_of(name: str) -> str:
+    """Which network layer a neuron node belongs to (names from the frontend: u.L, x.L, y.L, logits)."""
+    kind, _, index = name.partition(".")
+    if name == "u.0":
+        return "encoder"
+    if kind in ("x", "y"):
+        return f"layer {index}"
+    if kind == "u":
+        return f"layer {int(index) - 1}"
+    return "decoder"
 
 
 def max_message(node: Node) -> int:

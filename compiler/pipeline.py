@@ -1,4 +1,4 @@
-"""The whole compiler in one call: IR → passes → allocation → schedule → estimates, plus the report.
+"""The whole compiler in one call: IR → passes → allocation → schedule → traffic → estimates, plus the report.
 
 `compile_graph` is what `s4d compile` runs without simulation; `verify` runs sequences through the Lava
 network and through the NumPy reference of the spec and compares every readout value of every token.
@@ -6,6 +6,7 @@ network and through the NumPy reference of the spec and compares every readout v
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -17,13 +18,16 @@ import numpy as np
 
 from compiler import fixed_point as fp
 from compiler import resources as rs
-from compiler.allocate import Allocation, allocate
-from compiler.ir import Graded, Graph, Readout, S4DStates
+from compiler.activity import rates_json
+from compiler.allocate import PLACED, Allocation, allocate
+from compiler.ir import Graph, layer_of
 from compiler.passes import run_all
 from compiler.schedule import Schedule, schedule
+from compiler.traffic import Estimate, Traffic, estimate, traffic
 
-ESTIMATE_NOTE = ("estimated_* values are lower-bound estimates from the max-affine runtime model "
-                 "(Timcheck et al. 2026) with assumed constants (compiler/resources.py), not measurements")
+ESTIMATE_NOTE = ("estimated_* values are estimates, not measurements: [low, high] from the max-affine runtime "
+                 "model (Timcheck et al. 2026) with per-operation times and energies bounded by Hala Point (low) "
+                 "and Loihi 1 (high); each constant's provenance is in compiler/resources.py")
 
 
 @dataclass(frozen=True)
@@ -32,64 +36,104 @@ class Compiled:
     passes: dict
     allocation: Allocation
     schedule: Schedule
-    estimate: rs.Estimate
+    traffic: Traffic
+    estimate: Estimate
+    rates: dict | None
     seconds: float
 
 
-def compile_graph(graph: Graph, mode: str = "pipelined", objective: str = "cores",
-                  max_chips: int = rs.MAX_CHIPS) -> Compiled:
+def compile_graph(graph: Graph, mode: str = "pipelined", objective: str = "latency",
+                  max_chips: int = rs.MAX_CHIPS, cores: int | None = None, rates: dict | None = None) -> Compiled:
+    """Passes, allocation, schedule, traffic at `rates` (measured activity; None = every value non-zero)."""
     start = time.perf_counter()
     graph, info = run_all(graph)
     sched = schedule(graph, mode)
-    alloc = allocate(graph, objective, max_chips)
-    stages = alloc.stage_loads(sched.hops, sched.depth) if sched.mode == "fall-through" else None
-    est = rs.estimate([c.load for c in alloc.cores], alloc.chips, alloc.inter_chip_bits, sched.depth, stages)
-    return Compiled(graph, info, alloc, sched, est, time.perf_counter() - start)
+    alloc = allocate(graph, objective, max_chips, cores)
+    load = traffic(graph, alloc, rates)
+    est = estimate(load, sched, len(alloc.cores))
+    return Compiled(graph, info, alloc, sched, load, est, rates, time.perf_counter() - start)
+
+
+def sig3(x: float) -> float:
+    """Three significant figures: the precision the estimates deserve."""
+    return float(f"{x:.3g}")
+
+
+def _range(pair) -> list[float]:
+    return [sig3(pair[0]), sig3(pair[1])]
+
+
+def estimates(c: Compiled) -> dict:
+    e = c.estimate
+    return {"estimated_step_ns_range": _range(e.step_ns),
+            "estimated_latency_us_per_token_range": _range(e.latency_us),
+            "estimated_tokens_per_s_range": _range(e.tokens_per_s),
+            "estimated_energy_uj_per_token_range": _range(e.energy_uj_per_token)}
 
 
 def summary(c: Compiled) -> dict:
     """The figures of a compilation, as `s4d compile --json` prints them."""
+    t = c.traffic
+    cap = c.allocation.work_cap
     return {
         "neurocores": len(c.allocation.cores),
         "chips": c.allocation.chips,
         "mode": c.schedule.mode,
         "objective": c.allocation.objective,
+        "core_work_cap_neuron_ops": None if cap is None else round(cap),
         "latency_steps": c.schedule.latency_steps,
         "tokens_per_step": c.schedule.tokens_per_step,
         "synaptic_memory_bytes": c.allocation.synaptic_memory_bytes,
-        "estimated_latency_us": round(c.estimate.latency_us, 4),
-        "estimated_step_ns": round(c.estimate.step_ns, 1),
-        "estimated_energy_uj_per_token": round(c.estimate.energy_uj_per_token, 6),
+        "messages_per_token": {"total": sig3(t.messages), "local": sig3(t.local_messages),
+                               "mesh": sig3(t.mesh_messages), "chip_links": sig3(t.chip_messages)},
+        "synaptic_ops_per_token": sig3(t.total("synaptic_ops")),
+        "neuron_ops_per_token": sig3(t.total("neuron_ops")),
+        **estimates(c),
+        "activity": activity_json(c.rates),
         "estimates_note": ESTIMATE_NOTE,
-        "compile_seconds": round(c.seconds, 4),
+        "compile_seconds": round(c.seconds, 3),
         "passes": c.passes,
     }
 
 
-def layer_of(name: str, n_layers: int) -> str:
-    """Which network layer a neuron node belongs to, for the per-layer table."""
-    kind, _, index = name.partition(".")
-    if name == "u.0":
-        return "encoder"
-    if kind in ("x", "y"):
-        return f"layer {index}"
-    if kind == "u":
-        return f"layer {int(index) - 1}"
-    return "decoder"
+def activity_json(rates: dict | None) -> dict:
+    if not rates:
+        return {"source": "assumed: every value non-zero (no calibration sequences)", "rates": {}}
+    return {"source": "measured: non-zero fraction of graded spikes in the fixed-point reference",
+            "rates": rates_json(rates)}
+
+
+def sweep(graph: Graph, mode: str = "pipelined", rates: dict | None = None, max_chips: int = rs.MAX_CHIPS,
+          points: int = 8) -> list[dict]:
+    """The model mapped onto a geometric range of core counts, from the fewest memory allows to every core of
+    the chips the latency objective uses, plus that objective's count: cores → step, latency, throughput,
+    energy per token."""
+    graph, _ = run_all(graph)
+    fewest = len(allocate(graph, "cores", max_chips).cores)
+    latency = allocate(graph, "latency", max_chips)
+    default = len(latency.cores)
+    neurons = sum(n.size for n in graph.nodes if isinstance(n, PLACED))
+    top = max(fewest, min(latency.chips * rs.CORES_PER_CHIP, neurons))
+    counts = sorted({int(round(x)) for x in np.geomspace(fewest, top, points)} | {default})
+    rows = []
+    for n in counts:
+        c = compile_graph(graph, mode, max_chips=max_chips, cores=n, rates=rates)
+        rows.append({"cores_requested": n, "neurocores": len(c.allocation.cores), "chips": c.allocation.chips,
+                     "latency_objective": n == default, **estimates(c)})
+    return rows
 
 
 def layer_table(c: Compiled) -> list[dict]:
     """Per layer: neurons, nonzero synapses, neurocores touched, memory bytes (neuron state + synapses)."""
-    n_layers = int(c.graph.meta.get("n_layers", 0))
     rows: dict[str, dict] = {}
     cores_of: dict[str, set] = {}
     for core in c.allocation.cores:
         for s in core.slices:
-            cores_of.setdefault(layer_of(s.node, n_layers), set()).add(core.index)
+            cores_of.setdefault(layer_of(s.node), set()).add(core.index)
     for node in c.graph.nodes:
-        if not isinstance(node, (Graded, S4DStates, Readout)):
+        if not isinstance(node, PLACED):
             continue
-        layer = layer_of(node.name, n_layers)
+        layer = layer_of(node.name)
         row = rows.setdefault(layer, {"layer": layer, "neurons": 0, "synapses": 0, "memory_bytes": 0})
         groups = c.graph.synapses_into(node.name)
         row["neurons"] += node.size
@@ -101,6 +145,18 @@ def layer_table(c: Compiled) -> list[dict]:
     return list(rows.values())
 
 
+def fmt3(x: float) -> str:
+    """Three significant figures in plain notation (12,300 / 45.6 / 0.0789)."""
+    if x == 0:
+        return "0"
+    decimals = 2 - math.floor(math.log10(abs(x)))
+    return f"{round(x, decimals):,.{max(decimals, 0)}f}"
+
+
+def _pair(values, unit: str) -> str:
+    return f"{fmt3(values[0])}–{fmt3(values[1])} {unit}"
+
+
 def format_report(c: Compiled, result: dict) -> str:
     lines = [f"{'layer':<10} {'neurons':>8} {'synapses':>9} {'cores':>6} {'memory KiB':>11}"]
     for row in layer_table(c):
@@ -108,17 +164,40 @@ def format_report(c: Compiled, result: dict) -> str:
                      f"{row['memory_bytes'] / 1024:>11.1f}")
     lines.append("(a layer's cores may be shared with other layers, so the column can sum to more than the total)")
     lines.append("")
-    lines.append(f"neurocores {result['neurocores']} on {result['chips']} chip(s), objective {result['objective']}; "
-                 f"synaptic memory {result['synaptic_memory_bytes']:,} bytes")
+    cap = result["core_work_cap_neuron_ops"]
+    lines.append(f"neurocores {result['neurocores']} on {result['chips']} chip(s) ({rs.CORES_PER_CHIP} per chip), "
+                 f"objective {result['objective']}" + (f", at most {cap:,} neuron ops per core per step" if cap else "")
+                 + f"; synaptic memory {result['synaptic_memory_bytes']:,} bytes")
+    m = result["messages_per_token"]
+    lines.append(f"messages per token {fmt3(m['total'])}: {fmt3(m['local'])} stay in their core, {fmt3(m['mesh'])} "
+                 f"cross the mesh, {fmt3(m['chip_links'])} cross chips; synaptic ops "
+                 f"{fmt3(result['synaptic_ops_per_token'])}")
+    act = result["activity"]
+    rates = ", ".join(f"{k} {fmt3(v)}" for k, v in act["rates"].items())
+    lines.append(f"activity {act['source']}" + (f"; non-zero fraction {rates}" if rates else ""))
     lines.append(f"mode {result['mode']}: latency {result['latency_steps']} steps, "
-                 f"{result['tokens_per_step']:.4g} tokens/step")
-    lines.append(f"estimated: {result['estimated_step_ns']} ns/step, latency {result['estimated_latency_us']} µs, "
-                 f"{result['estimated_energy_uj_per_token']} µJ/token ({ESTIMATE_NOTE})")
+                 f"{result['tokens_per_step']:.3g} tokens/step")
+    lines.append(f"estimate (range from Hala Point to Loihi 1 per-operation figures, not a measurement): "
+                 f"step {_pair(result['estimated_step_ns_range'], 'ns')}, "
+                 f"latency {_pair(result['estimated_latency_us_per_token_range'], 'µs')}/token, "
+                 f"{_pair(result['estimated_tokens_per_s_range'], 'tokens/s')}, "
+                 f"{_pair(result['estimated_energy_uj_per_token_range'], 'µJ')}/token")
+    if "paper_comparison" in result:
+        for row in result["paper_comparison"]:
+            lines.append(f"paper (arXiv 2409.15022) {row['model']}: {row['paper_neurocores']} neurocores on 1 chip; "
+                         f"ours {row['neurocores']} on {row['chips']} chip(s) ({row['how']}, {row['error_percent']:+.1f} %; "
+                         f"the budget alone asks for {row['neurocores_at_budget']})")
+    if "sweep" in result:
+        lines.append("sweep (estimate): cores → latency µs/token, tokens/s, energy µJ/token")
+        for p in result["sweep"]:
+            lines.append(f"  {p['neurocores']:>5} → {_pair(p['estimated_latency_us_per_token_range'], 'µs')}, "
+                         f"{_pair(p['estimated_tokens_per_s_range'], 'tokens/s')}, "
+                         f"{_pair(p['estimated_energy_uj_per_token_range'], 'µJ')}")
     if "bit_exact" in result:
         lines.append(f"simulated {result['simulated_sequences']} sequence(s) in Lava: bit_exact "
                      f"{result['bit_exact']}, accuracy {result['lava_accuracy']}, "
-                     f"{result['lava_steps_per_second']:.1f} steps/s")
-    lines.append(f"compiled in {result['compile_seconds']} s")
+                     f"{result['lava_steps_per_second']:.3g} steps/s")
+    lines.append(f"compiled in {result['compile_seconds']:.3g} s")
     return "\n".join(lines)
 
 

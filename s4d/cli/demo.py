@@ -42,7 +42,7 @@ def _run(model: str, sequences: int, mode: str, scratch: Path) -> None:
 
     directory = exported_dir(model, scratch)
     exported = load_exported(directory)
-    compiled = compile_graph(from_exported(exported), mode, "cores")
+    compiled = compile_graph(from_exported(exported), mode)
     x, labels, source = samples.select(directory, exported.manifest, sequences)
     print(f"{model}: {len(x)} test sequences of {x.shape[1]} tokens ({source}), simulated in Lava ({mode})",
           file=sys.stderr)
