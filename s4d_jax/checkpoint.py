@@ -3,7 +3,8 @@
 A params directory holds `config.json` (ModelConfig), `params.npz` (flat "layers_0/log_dt" keys, no pickle)
 and `meta.json` (task, permutation seed, input scaling, metrics, command). It is written to a temporary
 folder and renamed, so a reader never sees half of one. A training workdir holds `train_config.json`,
-`metrics.jsonl` and orbax checkpoints under `checkpoints/` (best by validation accuracy, and the latest).
+`metrics.jsonl`, orbax checkpoints under `checkpoints/` (best by validation accuracy, and the latest epoch) and
+the latest mid-epoch checkpoint under `progress/` (state plus the epoch's partial sums, for an exact resume).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from s4d_jax.param_tree import check_architecture, flatten_params, unflatten_par
 
 PARAMS_FILES = ("config.json", "params.npz", "meta.json")
 CHECKPOINTS = "checkpoints"
+PROGRESS = "progress"
 TRAIN_CONFIG = "train_config.json"
 METRICS = "metrics.jsonl"
 
@@ -77,6 +79,16 @@ def checkpoint_manager(workdir: Path, *, read_only: bool = False):
     )
     return ocp.CheckpointManager(Path(workdir).absolute() / CHECKPOINTS, options=options,
                                  item_names=("state", "meta"))
+
+
+def progress_manager(workdir: Path):
+    """orbax manager of the mid-epoch checkpoints of a training workdir: only the latest is kept, and only
+    resuming reads it (models are loaded from epoch checkpoints)."""
+    import orbax.checkpoint as ocp
+
+    options = ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False)
+    return ocp.CheckpointManager(Path(workdir).absolute() / PROGRESS, options=options,
+                                 item_names=("state", "progress"))
 
 
 def load_workdir(workdir: Path, step: int | None = None):

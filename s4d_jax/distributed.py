@@ -98,3 +98,13 @@ def replicate(mesh: jax.sharding.Mesh, tree):
     sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     return jax.tree_util.tree_map(
         lambda a: jax.make_array_from_process_local_data(sharding, np.asarray(a)), tree)
+
+
+def same_everywhere(flag: bool) -> bool:
+    """Process 0's `flag` on every process: a decision taken from a clock (a mid-epoch checkpoint) must be one
+    decision for the job, or the processes would wait for each other at different collectives."""
+    if jax.process_count() == 1:
+        return flag
+    from jax.experimental import multihost_utils
+
+    return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))

@@ -2,7 +2,9 @@
 
 Everything a step depends on is a function of (config, step): the batch order comes from (seed, epoch), the
 learning rate from the step count in the optimizer state, and no randomness is drawn during training. So a
-run resumed from its latest checkpoint replays exactly what the uninterrupted run would have done.
+run resumed from its latest checkpoint replays exactly what the uninterrupted run would have done. Besides the
+epoch checkpoints, a mid-epoch checkpoint is written every few minutes with the epoch's partial loss and
+accuracy sums; resuming from it skips the batches already done, so a long epoch is never lost to a kill.
 """
 from __future__ import annotations
 
@@ -191,9 +193,24 @@ def _kill_hook() -> int | None:
     return int(value) if value else None
 
 
+def _restore_progress(manager, state, epoch_step: int | None):
+    """(state, partial sums) of the mid-epoch checkpoint if it is newer than the last epoch checkpoint, else None."""
+    import orbax.checkpoint as ocp
+
+    step = manager.latest_step()
+    if step is None or (epoch_step is not None and step <= epoch_step):
+        return None
+    restored = manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(state), progress=ocp.args.JsonRestore()))
+    return restored["state"], restored["progress"]
+
+
 def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False, command: str = "",
-          data_dir=None, source_dir=None, progress: bool = True) -> dict:
-    """Run (or continue) training in `workdir`; returns the last epoch's metrics record."""
+          data_dir=None, source_dir=None, progress: bool = True, checkpoint_every_min: float = 10.0) -> dict:
+    """Run (or continue) training in `workdir`; returns the last epoch's metrics record.
+
+    `checkpoint_every_min`: wall time between mid-epoch checkpoints (it changes no result, only how much
+    work a kill can lose)."""
     import jax
     import orbax.checkpoint as ocp
     from tqdm import tqdm
@@ -202,6 +219,8 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     from s4d_jax.evaluate import check_batch_size, evaluate
 
     workdir = Path(workdir)
+    if not checkpoint_every_min >= 0:
+        raise ValueError(f"the mid-epoch checkpoint interval must be >= 0 minutes, got {checkpoint_every_min}")
     distributed.check_global_batch(cfg.batch_size)
     check_batch_size(cfg.eval_batch_size)
     model_config = cfg.model_config()
@@ -233,39 +252,58 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
         # killed between the checkpoint and its log line
         if record["epoch"] not in logged and distributed.is_primary():
             _append_jsonl(metrics_file, record)
+    progress_manager = checkpoint.progress_manager(workdir)
+    partial = _restore_progress(progress_manager, state, latest)
+    if partial is not None:
+        state, partial = partial
     state = distributed.replicate(mesh, state)
     train_step = make_train_step(model_config, tx, cfg.mode)
     kill_after = _kill_hook()
 
     step = int(state["step"])
     start_epoch = step // steps_per_epoch
+    if resume and step:
+        print(f"resuming at step {step} (epoch {start_epoch + 1}, {step % steps_per_epoch} of {steps_per_epoch} "
+              f"batches done)", file=sys.stderr, flush=True)
     record = {}
+    last_save = time.time()
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.time()
-        loss_sum = correct_sum = 0
-        bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="step",
+        skip = step - epoch * steps_per_epoch  # batches done before a mid-epoch resume
+        loss_sum, correct_sum, time_before = 0.0, 0, 0.0
+        if partial is not None and partial["step"] == step:
+            loss_sum, correct_sum, time_before = partial["loss_sum"], partial["correct_sum"], partial["train_time_s"]
+        bar = tqdm(total=steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="step",
                    disable=not (progress and distributed.is_primary()), file=sys.stderr, dynamic_ncols=True)
         pending = []
         for x, y in data.batches(train_split, cfg.batch_size, shuffle_seed=cfg.seed, epoch=epoch,
-                                 drop_remainder=True, limit=n_train):
+                                 drop_remainder=True, start=skip, limit=n_train):
             xs, ys = distributed.global_batch(mesh, x[rows], y[rows])
             state, loss, correct = train_step(state, xs, ys)
             pending.append((loss, correct))
             step += 1
             if kill_after is not None and step >= kill_after:
                 os.kill(os.getpid(), signal.SIGKILL)
-            if len(pending) == 20 or step % steps_per_epoch == 0:
-                losses, corrects = np.asarray(jax.device_get(pending)).T
-                loss_sum += float(losses.sum())
-                correct_sum += int(corrects.sum())
+            save_due = distributed.same_everywhere(
+                time.time() - last_save >= 60 * checkpoint_every_min and step % steps_per_epoch != 0)
+            if len(pending) == 20 or step % steps_per_epoch == 0 or save_due:
+                for loss_i, correct_i in np.asarray(jax.device_get(pending)):  # one step at a time: the sums
+                    loss_sum += float(loss_i)  # do not depend on where a checkpoint cut the epoch
+                    correct_sum += int(correct_i)
                 bar.update(len(pending))
                 done = step - epoch * steps_per_epoch
-                elapsed = time.time() - t0
                 bar.set_postfix(loss=f"{loss_sum / done:.4f}", acc=f"{correct_sum / (done * cfg.batch_size):.4f}",
-                                sps=f"{done * cfg.batch_size / elapsed:.0f}")
+                                sps=f"{(done - skip) * cfg.batch_size / (time.time() - t0):.0f}")
                 pending = []
+            if save_due:
+                sums = {"step": step, "loss_sum": loss_sum, "correct_sum": correct_sum,
+                        "train_time_s": time_before + time.time() - t0}
+                progress_manager.save(step, args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(jax.device_get(state)), progress=ocp.args.JsonSave(sums)))
+                progress_manager.wait_until_finished()
+                last_save = time.time()
         bar.close()
-        train_time = time.time() - t0
+        train_time = time_before + time.time() - t0
         val = evaluate(model_config, jax.device_get(state["params"]), val_split, mode=cfg.mode,
                        batch_size=cfg.eval_batch_size, progress=progress and distributed.is_primary())
         record = {
@@ -282,6 +320,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
                                                    meta=ocp.args.JsonSave(meta)),
                      metrics={"val_accuracy": val["accuracy"]})
         manager.wait_until_finished()
+        last_save = time.time()
         if distributed.is_primary():
             _append_jsonl(metrics_file, record)
         if progress and distributed.is_primary():
@@ -289,4 +328,5 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
                   f"val loss {val['loss']:.4f} acc {val['accuracy']:.4f}, {record['samples_per_s']} samples/s",
                   file=sys.stderr, flush=True)
     manager.close()
+    progress_manager.close()
     return record

@@ -53,7 +53,8 @@ def test_recurrent_in_chunks_equals_one_pass(pooling):
     for chunk in (x[:, :1], x[:, 1:21], x[:, 21:]):
         state, logits = model.apply({"params": params}, state, chunk, method="stream")
         pieces.append(logits)
-    np.testing.assert_allclose(np.concatenate(pieces, 1), whole, rtol=1e-5, atol=1e-5)
+    # float32 sums in another order: differences are relative to the logits' scale (here ~1e2), not to each value
+    np.testing.assert_allclose(np.concatenate(pieces, 1), whole, rtol=1e-5, atol=1e-6 * float(np.abs(whole).max()))
     np.testing.assert_allclose(whole[:, -1], _logits(config, params, x, "conv"), rtol=1e-4, atol=1e-4)
 
 

@@ -29,17 +29,17 @@ from test_data import mock_tfds
 from s4d_jax.train import TrainConfig, train
 cfg = TrainConfig(**json.loads(sys.argv[2]))
 with mock_tfds():
-    train(cfg, sys.argv[1], resume=True, progress=False)
+    train(cfg, sys.argv[1], resume=True, progress=False, checkpoint_every_min=float(sys.argv[3]))
 print("devices", jax.local_device_count())
 """
 
 
-def _run_driver(tmp_path, workdir, cfg=CFG, env=None):
+def _run_driver(tmp_path, workdir, cfg=CFG, env=None, checkpoint_every_min=10.0):
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER.format(tests=str(Path(__file__).parent)))
     env = {**os.environ, "JAX_PLATFORMS": "cpu", **(env or {})}
-    return subprocess.run([sys.executable, str(driver), str(workdir), json.dumps(cfg.to_dict())],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([sys.executable, str(driver), str(workdir), json.dumps(cfg.to_dict()),
+                           str(checkpoint_every_min)], capture_output=True, text=True, env=env, timeout=300)
 
 
 def _metrics(workdir):
@@ -52,24 +52,54 @@ def _latest(workdir):
     return checkpoint.load_workdir(Path(workdir), step=manager.latest_step())
 
 
-@pytest.mark.slow
-def test_resume_after_kill_in_epoch_2_is_bit_identical_and_two_devices_agree(tmp_path):
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """An uninterrupted tiny run in a subprocess (3 epochs of 4 steps)."""
+    tmp_path = tmp_path_factory.mktemp("full")
     full = _run_driver(tmp_path, tmp_path / "full")
     assert full.returncode == 0, full.stderr
+    return tmp_path / "full"
+
+
+def _same_params(workdir_a, workdir_b):
+    (_, p_a, _), (_, p_b, _) = _latest(workdir_a), _latest(workdir_b)
+    for key, value in checkpoint.flatten_params(p_a).items():
+        assert np.array_equal(checkpoint.flatten_params(p_b)[key], value), key
+
+
+@pytest.mark.slow
+def test_resume_from_a_mid_epoch_checkpoint_is_bit_identical(tmp_path, full_run):
+    # a checkpoint after every step; SIGKILL after step 7, before its checkpoint: the latest is step 6,
+    # two of the four batches of epoch 2
+    killed = _run_driver(tmp_path, tmp_path / "killed", env={"S4D_TRAIN_KILL_AFTER_STEP": "7"},
+                         checkpoint_every_min=0)
+    assert killed.returncode == -9
+    assert checkpoint.progress_manager(tmp_path / "killed").latest_step() == 6
+    assert checkpoint.checkpoint_manager(tmp_path / "killed", read_only=True).latest_step() == 4
+    resumed = _run_driver(tmp_path, tmp_path / "killed")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming at step 6 (epoch 2, 2 of 4 batches done)" in resumed.stderr
+    assert _metrics(tmp_path / "killed") == _metrics(full_run)  # the partial loss/accuracy sums carried over
+    _same_params(full_run, tmp_path / "killed")
+    best_full, best_resumed = (checkpoint.load_model(w)[2]["metrics"] for w in (full_run, tmp_path / "killed"))
+    assert (best_resumed["epoch"], best_resumed["val_accuracy"]) == (best_full["epoch"], best_full["val_accuracy"])
+
+
+@pytest.mark.slow
+def test_resume_after_kill_in_epoch_2_is_bit_identical_and_two_devices_agree(tmp_path, full_run):
     killed = _run_driver(tmp_path, tmp_path / "killed", env={"S4D_TRAIN_KILL_AFTER_STEP": "6"})
     assert killed.returncode == -9  # SIGKILL in the middle of epoch 2 (steps 5..8)
     assert len(_metrics(tmp_path / "killed")) == 1
     resumed = _run_driver(tmp_path, tmp_path / "killed")
     assert resumed.returncode == 0, resumed.stderr
-    assert _metrics(tmp_path / "killed") == _metrics(tmp_path / "full")
-    (_, p_full, _), (_, p_resumed, _) = _latest(tmp_path / "full"), _latest(tmp_path / "killed")
-    for key, value in checkpoint.flatten_params(p_full).items():
-        assert np.array_equal(checkpoint.flatten_params(p_resumed)[key], value), key
+    assert "resuming at step 4 (epoch 2, 0 of 4 batches done)" in resumed.stderr
+    assert _metrics(tmp_path / "killed") == _metrics(full_run)
+    _same_params(full_run, tmp_path / "killed")
 
     two = _run_driver(tmp_path, tmp_path / "two", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     assert two.returncode == 0, two.stderr
     assert "devices 2" in two.stdout
-    _, p_two, _ = _latest(tmp_path / "two")
+    (_, p_full, _), (_, p_two, _) = _latest(full_run), _latest(tmp_path / "two")
     for key, value in checkpoint.flatten_params(p_full).items():
         np.testing.assert_allclose(checkpoint.flatten_params(p_two)[key], value, rtol=1e-3, atol=1e-4)
 

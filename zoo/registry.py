@@ -17,7 +17,7 @@ from pathlib import Path
 
 ZOO_DIR = Path(__file__).resolve().parent
 REGISTRY_FILE = ZOO_DIR / "registry.json"
-STATUSES = ("available", "not yet available")
+STATUSES = ("available", "training", "not yet available")  # training: a run is under way, no weights ship
 ACCURACY_KINDS = ("float", "ptq", "qaft", "fixed", "lava")
 SHA256_HEX = 64
 MODELS_DIR = "models"  # under the registry's folder: models/<name>/card.md and the shipped archive

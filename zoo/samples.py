@@ -37,10 +37,10 @@ def load_samples(path: str | Path, shape: tuple[int, int] | None = None) -> Samp
         if missing:
             raise ValueError(f"{path}: missing arrays {missing} (want {keys})")
         samples = Samples(npz["sequences"], npz["labels"], npz["indices"], str(npz["source"]))
-    shape = samples.sequences.shape
-    if samples.sequences.dtype != np.uint8 or len(shape) != 3 or samples.labels.shape != shape[:1]:
+    have = samples.sequences.shape
+    if samples.sequences.dtype != np.uint8 or len(have) != 3 or samples.labels.shape != have[:1]:
         raise ValueError(f"{path}: want uint8 sequences [n, L, C] and labels [n], got {samples.sequences.dtype} "
-                         f"{shape} and {samples.labels.shape}")
-    if shape is not None and tuple(samples.sequences.shape[1:]) != tuple(shape):
-        raise ValueError(f"{path}: sequences {samples.sequences.shape} are not [n, {shape[0]}, {shape[1]}]")
+                         f"{have} and {samples.labels.shape}")
+    if shape is not None and tuple(have[1:]) != tuple(shape):
+        raise ValueError(f"{path}: sequences {have} are not [n, {shape[0]}, {shape[1]}]")
     return samples

@@ -32,6 +32,8 @@ def train(
     init_from: Optional[str] = typer.Option(None, help="start from this params directory, exported model or zoo "
                                             "name (same architecture and task) instead of a random init"),
     resume: bool = typer.Option(False, help="continue the run in WORKDIR from its latest checkpoint"),
+    checkpoint_every_min: float = typer.Option(10.0, help="minutes between mid-epoch checkpoints (a resumed run "
+                                               "continues inside the epoch exactly)"),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
     source_dir: Optional[Path] = typer.Option(None, help=SOURCE_DIR_HELP),
     json_output: bool = typer.Option(False, "--json", help="print the last epoch's metrics as one JSON object"),
@@ -44,7 +46,8 @@ def train(
     process_id: Optional[int] = typer.Option(None, help="this process, 0 … N−1 (default $JAX_PROCESS_ID or "
                                              "the detected cluster)"),
 ) -> None:
-    """Train a classifier; validation every epoch, checkpoints of the best and the latest epoch."""
+    """Train a classifier; validation every epoch, checkpoints of the best and the latest epoch, and a mid-epoch
+    checkpoint every few minutes."""
     from s4d.resolve import model_path
     from s4d_jax.train import TrainConfig
     from s4d_jax.train import train as run
@@ -63,7 +66,8 @@ def train(
                       weight_decay=weight_decay, warmup_epochs=warmup, clip_norm=clip_norm, seed=seed, mode=mode,
                       limit_train=limit_train, permutation_seed=permutation_seed, init_from=init_from)
     command = shlex.join(["s4d"] + sys.argv[1:])
-    record = run(cfg, workdir, resume=resume, command=command, data_dir=data_dir, source_dir=source_dir)
+    record = run(cfg, workdir, resume=resume, command=command, data_dir=data_dir, source_dir=source_dir,
+                 checkpoint_every_min=checkpoint_every_min)
     if json_output:
         print(json.dumps(record))
 

@@ -1,0 +1,81 @@
+"""Per-epoch training curve of a run: accuracy and loss (train and validation) against epoch, as a PNG.
+
+Reads the `metrics.jsonl` that `s4d train` appends one line to per finished epoch. The accuracy panel carries
+the paper's sCIFAR figures as reference lines (float 86.5 %, fixed point after QAFT 84.13 %), so the curve
+shows at a glance how far the run is from them.
+
+    python experiments/scifar/plot_curve.py /work/runs/scifar-265k/work/metrics.jsonl \
+        --out experiments/scifar/curve.png
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+PAPER_FLOAT = 86.5  # % test accuracy, float, S4D-265k on sCIFAR (secondary sources, DESIGN.md section 2)
+PAPER_FIXED = 84.13  # % after quantization-aware fine-tuning
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The epoch records, one per epoch (a line repeated by a resume counts once), in epoch order."""
+    records = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                record = json.loads(line)
+                records[int(record["epoch"])] = record
+            except (ValueError, KeyError, TypeError) as err:
+                raise ValueError(f"{path}:{number}: not an epoch record ({err})") from err
+    if not records:
+        raise ValueError(f"{path} has no finished epoch yet")
+    return [records[epoch] for epoch in sorted(records)]
+
+
+def plot(records: list[dict], out: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in records]
+    fig, (acc, loss) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    acc.plot(epochs, [100 * r["train_accuracy"] for r in records], "o-", label="train (running, during the epoch)")
+    acc.plot(epochs, [100 * r["val_accuracy"] for r in records], "s-", label="validation (5,000 held-out images)")
+    acc.axhline(PAPER_FLOAT, color="gray", ls="--", lw=1, label=f"paper, float test: {PAPER_FLOAT:.1f} %")
+    acc.axhline(PAPER_FIXED, color="gray", ls=":", lw=1, label=f"paper, QAFT fixed point test: {PAPER_FIXED:.2f} %")
+    acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    loss.plot(epochs, [r["train_loss"] for r in records], "o-", label="train (running)")
+    loss.plot(epochs, [r["val_loss"] for r in records], "s-", label="validation")
+    loss.set(xlabel="epoch", ylabel="cross-entropy (nats per image)", title="loss")
+    for ax in (acc, loss):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("metrics", type=Path, help="metrics.jsonl of a training workdir")
+    parser.add_argument("--out", type=Path, default=Path("experiments/scifar/curve.png"), help="PNG to write")
+    parser.add_argument("--title", default="s4d-265k on sCIFAR (CPU)")
+    args = parser.parse_args(argv)
+    try:
+        records = read_metrics(args.metrics)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    plot(records, args.out, args.title)
+    best = max(records, key=lambda r: r["val_accuracy"])
+    print(f"{len(records)} epochs; best validation {100 * best['val_accuracy']:.2f} % at epoch {best['epoch']}; "
+          f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

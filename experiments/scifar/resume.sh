@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Start or continue the sCIFAR s4d-265k run in the background, niced, from its latest checkpoint (a mid-epoch
+# one if it is newer than the last epoch's): the run replays exactly what an uninterrupted run would do.
+# Safe to call twice: it does nothing while the run is alive. Settings must stay as they are (a resume with
+# other settings is refused); only --checkpoint-every-min may change.
+set -euo pipefail
+
+RUN=${RUN:-/work/runs/scifar-265k}            # run directory (outside git): train.log, train.pid, work/
+CODE=${CODE:-/work/run-scifar}                 # frozen copy of the code the run started with
+CODE_COMMIT=${CODE_COMMIT:-0e0fbfb}            # ... at this commit
+PY=${PY:-/work/main/.venv/bin/python}
+PIDS=${PIDS:-/work/bg-pids.txt}                # background jobs others may pause briefly for benchmarks
+ARGS=(--task scifar --preset s4d-265k --epochs 24 --batch-size 50 --lr 0.01 --ssm-lr 0.001 --weight-decay 0.05
+      --warmup 1 --checkpoint-every-min 10 --workdir "$RUN/work")
+
+if [[ -f $RUN/train.pid ]]; then
+    old=$(cat "$RUN/train.pid")
+    if kill -0 "$old" 2>/dev/null && tr '\0' ' ' < "/proc/$old/cmdline" | grep -q -- "--workdir $RUN/work"; then
+        echo "already running as PID $old; log: $RUN/train.log"
+        exit 0
+    fi
+    [[ -f $PIDS ]] && sed -i "/^$old\$/d" "$PIDS"
+fi
+if [[ ! -d $CODE ]]; then
+    git -C "$(dirname "$0")" worktree add --detach "$CODE" "$CODE_COMMIT"
+fi
+mkdir -p "$RUN"
+echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) start/resume from $CODE ($(git -C "$CODE" rev-parse --short HEAD))" \
+    >> "$RUN/train.log"
+cd "$CODE"
+PYTHONPATH=$CODE nice -n 19 nohup setsid "$PY" -m s4d_jax.cli train "${ARGS[@]}" --resume \
+    >> "$RUN/train.log" 2>&1 < /dev/null &
+pid=$!
+echo "$pid" > "$RUN/train.pid"
+echo "$pid" >> "$PIDS"
+echo "started PID $pid; log: $RUN/train.log"
