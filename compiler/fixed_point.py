@@ -1,9 +1,10 @@
-"""The fixed-point arithmetic of docs/fixed_point.md, in NumPy int64: one definition of every primitive.
+"""The fixed-point arithmetic of docs/fixed_point.md, in int64: one definition of every primitive.
 
 Every integer v stands for v · 2^e with a declared width; the exponents live in `FixedNetwork.exponents`
 and every shift below is derived from them. The compiler's Lava process models call these primitives, and
 `run` (a plain loop over tokens) is the slow, obviously correct reference that the JAX fixed mode and the
-Lava network are both checked against, bit for bit.
+Lava network are both checked against, bit for bit. The primitives are numba ufuncs, so the per-token
+runtime of compiler/stream.py compiles the very same functions into its loop.
 
 No JAX here: the compiler side must run without it.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import numba
 import numpy as np
 
 POOLINGS = ("mean", "last")
@@ -41,12 +43,19 @@ class Widths:
 
 
 # --- primitives ---------------------------------------------------------------------------------------------
+# Each primitive is one numba ufunc on int64: applied to NumPy arrays it broadcasts (the reference below and
+# the Lava process models), called on scalars inside numba code it compiles inline (compiler/stream.py, the
+# per-token runtime). So the arithmetic is written once and both paths run the same code. Inputs of a
+# narrower integer type are widened to int64 first, so products cannot wrap.
 
+I64 = "int64({})".format
+
+
+@numba.vectorize([I64("int64, int64")], cache=True)
 def shift_floor(v, shift):
-    """floor(v · 2^−shift): an arithmetic right shift for shift ≥ 0 (rounds towards −∞), a left shift below 0."""
-    v = np.asarray(v, np.int64)
-    shift = np.asarray(shift, np.int64)
-    return np.where(shift >= 0, v >> np.maximum(shift, 0), v << np.maximum(-shift, 0))
+    """floor(v · 2^−shift): an arithmetic right shift for shift ≥ 0 (rounds towards −∞), a left shift below 0.
+    Written without a branch so that compiled loops over it vectorize."""
+    return (v >> max(shift, 0)) << max(-shift, 0)
 
 
 def signed_max(bits: int) -> int:
@@ -54,10 +63,42 @@ def signed_max(bits: int) -> int:
     return (1 << (bits - 1)) - 1
 
 
-def saturate(v, bits: int):
+@numba.vectorize([I64("int64, int64")], cache=True)
+def saturate(v, bits):
     """Clip to ±(2^(bits−1) − 1) (symmetric, like Lava's RF neuron, so negation never overflows)."""
-    limit = signed_max(bits)
-    return np.clip(np.asarray(v, np.int64), -limit, limit)
+    limit = (np.int64(1) << (bits - 1)) - 1
+    return min(max(v, -limit), limit)
+
+
+@numba.vectorize([I64("int64, int64")], cache=True)
+def clip_unsigned(v, bits):
+    """Clip to the unsigned range [0, 2^bits − 1] (ReLU messages)."""
+    return min(max(v, 0), (np.int64(1) << bits) - 1)
+
+
+@numba.vectorize([I64("int64, int64, int64")], cache=True)
+def channel_message(acc, bias, bits):
+    """Channel neuron: synaptic input plus bias, saturated to a signed `bits`-wide message."""
+    return saturate(acc + bias, bits)
+
+
+@numba.vectorize([I64("int64, int64, int64")], cache=True)
+def top_bits(x, shift, bits):
+    """The graded spike of one S4D state variable: floor(x / 2^shift), saturated to `bits`."""
+    return saturate(shift_floor(x, shift), bits)
+
+
+@numba.vectorize([I64("int64, int64, int64, int64, int64, int64, int64, int64, int64")], cache=True)
+def s4d_part(x_p, x_q, u, a_re, a_q, b, shift_a, shift_b, bits):
+    """One state variable of the S4D update: sat(floor((a_re·x_p − a_q·x_q) / 2^shift_a) + floor(b·u / 2^shift_b)).
+    The real part is (x_re, x_im, a_im, b_re), the imaginary part (x_im, x_re, −a_im, b_im)."""
+    return saturate(shift_floor(a_re * x_p - a_q * x_q, shift_a) + shift_floor(b * u, shift_b), bits)
+
+
+@numba.vectorize([I64("int64, int64, int64, int64, int64")], cache=True)
+def readout_value(z, acc, bias, accumulate, bits):
+    """Readout neuron: sat(z + acc + bias) when `accumulate` (mean pooling's running sum), else sat(acc + bias)."""
+    return saturate(acc + bias + (z if accumulate else 0), bits)
 
 
 def lava_weights(mantissa) -> np.ndarray:
@@ -81,12 +122,12 @@ def dense(s, mantissa, w_exp: int):
 
 def channel(acc, bias, widths: Widths):
     """Channel neuron (encoder and mixer outputs): the synaptic input plus bias, sent as a signed message."""
-    return saturate(np.asarray(acc, np.int64) + np.asarray(bias, np.int64), widths.message)
+    return channel_message(acc, bias, widths.message)
 
 
 def relu(acc, widths: Widths):
     """ReLU graded neuron: sends max(v, 0), saturated to the unsigned message range [0, 2^message − 1]."""
-    return np.clip(np.asarray(acc, np.int64), 0, (1 << widths.message) - 1)
+    return clip_unsigned(acc, widths.message)
 
 
 def s4d_step(x_re, x_im, u, a_re, a_im, b_re, b_im, shift_a: int, shift_b: int, widths: Widths):
@@ -97,25 +138,20 @@ def s4d_step(x_re, x_im, u, a_re, a_im, b_re, b_im, shift_a: int, shift_b: int, 
 
     `u` is the channel message fanned out to every mode ([..., H, 1] against [H, P] coefficients).
     """
-    x_re, x_im, u = (np.asarray(v, np.int64) for v in (x_re, x_im, u))
-    a_re, a_im, b_re, b_im = (np.asarray(v, np.int64) for v in (a_re, a_im, b_re, b_im))
-    new_re = shift_floor(a_re * x_re - a_im * x_im, shift_a) + shift_floor(b_re * u, shift_b)
-    new_im = shift_floor(a_re * x_im + a_im * x_re, shift_a) + shift_floor(b_im * u, shift_b)
-    return saturate(new_re, widths.state), saturate(new_im, widths.state)
+    a_im = np.asarray(a_im, np.int64)
+    return (s4d_part(x_re, x_im, u, a_re, a_im, b_re, shift_a, shift_b, widths.state),
+            s4d_part(x_im, x_re, u, a_re, -a_im, b_im, shift_a, shift_b, widths.state))
 
 
 def state_message(x, shift_msg: int, widths: Widths):
     """The graded spike an S4D neuron sends for one state variable: its top bits, floor(x / 2^shift_msg)."""
-    return saturate(shift_floor(x, shift_msg), widths.message)
+    return top_bits(x, shift_msg, widths.message)
 
 
 def readout(z, acc, bias, accumulate: bool, widths: Widths):
     """Readout neuron: z_t = sat(z_{t−1} + acc + bias) for mean pooling (a running sum: exact, streamable,
     same argmax as the mean at every t), z_t = sat(acc + bias) for 'last'."""
-    total = np.asarray(acc, np.int64) + np.asarray(bias, np.int64)
-    if accumulate:
-        total = total + np.asarray(z, np.int64)
-    return saturate(total, widths.state)
+    return readout_value(z, acc, bias, int(accumulate), widths.state)
 
 
 # --- the network ----------------------------------------------------------------------------------------------

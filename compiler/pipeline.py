@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +18,7 @@ from compiler import resources as rs
 from compiler.activity import rates_json
 from compiler.allocate import PLACED, Allocation, allocate
 from compiler.ir import Graph, layer_of
+from compiler.outputs import write_files
 from compiler.passes import run_all
 from compiler.schedule import Schedule, schedule
 from compiler.traffic import Estimate, Traffic, estimate, traffic
@@ -222,23 +220,16 @@ def verify(c: Compiled, net: fp.FixedNetwork, inputs: np.ndarray, labels=None, p
     return result
 
 
-def write_outputs(out_dir, c: Compiled, result: dict) -> Path:
-    """ir.json (with tensors), allocation.json and report.json, written to a temporary sibling and renamed."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        (tmp / "ir.json").write_text(c.graph.to_json(tensors=True))
-        cores = [{"core": core.index, "chip": core.chip,
-                  "slices": [{"node": s.node, "start": s.start, "stop": s.stop} for s in core.slices],
-                  "load": vars(core.load).copy()} for core in c.allocation.cores]
-        (tmp / "allocation.json").write_text(json.dumps({"objective": c.allocation.objective, "cores": cores},
-                                                        indent=1))
-        (tmp / "report.json").write_text(json.dumps({**result, "layers": layer_table(c)}, indent=1))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+OUTPUT_FILES = ("ir.json", "allocation.json", "report.json")
+
+
+def write_outputs(out_dir, c: Compiled, result: dict, force: bool = False) -> Path:
+    """ir.json (with tensors), allocation.json and report.json in `out_dir` (compiler/outputs.py: written whole
+    or not at all; a directory holding other files is refused unless `force`, which replaces only these)."""
+    cores = [{"core": core.index, "chip": core.chip,
+              "slices": [{"node": s.node, "start": s.start, "stop": s.stop} for s in core.slices],
+              "load": vars(core.load).copy()} for core in c.allocation.cores]
+    files = {"ir.json": c.graph.to_json(tensors=True),
+             "allocation.json": json.dumps({"objective": c.allocation.objective, "cores": cores}, indent=1),
+             "report.json": json.dumps({**result, "layers": layer_table(c)}, indent=1)}
+    return write_files(out_dir, {name: files[name].encode() for name in OUTPUT_FILES}, force)

@@ -5,9 +5,8 @@ the spec's int32 bounds, so a seeded random network exercises them at any size w
 """
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -61,14 +60,16 @@ def random_inputs(net: fp.FixedNetwork, batch: int, length: int, seed: int = 0) 
 def write_exported(net: fp.FixedNetwork, path, task: str | None = None, samples=None) -> Path:
     """Write `net` as an exported model directory (docs/export_format.md), integer tensors only.
 
-    `samples` = (inputs, labels) adds a samples.npz of test sequences. Written to a temporary sibling and
-    renamed, like every exported model.
+    `samples` = (inputs, labels) adds a samples.npz of test sequences. Written whole or not at all, like every
+    output directory (compiler/outputs.py).
     """
     from compiler.exported import FORMAT_VERSION, MANIFEST, TENSORS, tensor_sha256
+    from compiler.outputs import write_files
     from compiler.samples import SAMPLES_FILE
 
     path = Path(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    if path.exists():
+        raise FileExistsError(f"{path} already exists")
     d_input = int(net.tensors["encoder.weight"].shape[1])
     arch = {"d_input": d_input, "n_classes": int(net.tensors["decoder.weight"].shape[0]),
             "d_model": net.d_model, "d_state": 2 * net.n_modes, "n_layers": net.n_layers, "pooling": net.pooling}
@@ -80,10 +81,15 @@ def write_exported(net: fp.FixedNetwork, path, task: str | None = None, samples=
         "tensors": {name: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": tensor_sha256(a)}
                     for name, a in net.tensors.items()},
     }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-    np.savez(tmp / TENSORS, **{name: np.asarray(a) for name, a in net.tensors.items()})
+    files = {MANIFEST: json.dumps(manifest, indent=1).encode(),
+             TENSORS: _npz_bytes(**{name: np.asarray(a) for name, a in net.tensors.items()})}
     if samples is not None:
         inputs, labels = samples
-        np.savez(tmp / SAMPLES_FILE, sequences=np.asarray(inputs), labels=np.asarray(labels))
-    os.replace(tmp, path)
-    return path
+        files[SAMPLES_FILE] = _npz_bytes(sequences=np.asarray(inputs), labels=np.asarray(labels))
+    return write_files(path, files)
+
+
+def _npz_bytes(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()

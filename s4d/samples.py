@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler.samples import read_samples, shipped_samples
+from compiler.samples import check_inputs, read_samples, shipped_samples
 
 DEFAULT_SAMPLES = 8
 SOURCE_FILES = {"mnist": "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (original MNIST)",
@@ -28,7 +28,7 @@ def task_samples(task: str, n: int, permutation_seed=None, data_dir=None, source
 
 def select(model_dir, manifest: dict, n: int, inputs_file=None, data_dir=None):
     """(sequences [n, L, C] int64, labels [n] or None, source): up to `n` sequences from --inputs, else the
-    model's samples.npz, else its task's test split."""
+    model's samples.npz, else its task's test split; checked against the model's input channels and range."""
     if inputs_file is not None:
         inputs, labels = read_samples(inputs_file)
         source = f"--inputs {inputs_file}"
@@ -41,8 +41,12 @@ def select(model_dir, manifest: dict, n: int, inputs_file=None, data_dir=None):
             raise ValueError("the exported model names no task and ships no samples.npz; pass --inputs FILE.npz")
         seed = (manifest.get("meta") or {}).get("permutation_seed")
         inputs, labels = task_samples(task, n, seed, data_dir)
-        return inputs, labels, f"{task} test split"
-    return inputs[:n], None if labels is None else labels[:n], source
+        source = f"{task} test split"
+    inputs, labels = inputs[:n], None if labels is None else labels[:n]
+    arch, spec = manifest.get("architecture") or {}, manifest.get("input") or {}
+    if "d_input" in arch:
+        check_inputs(inputs, int(arch["d_input"]), int(spec.get("max", 255)), source)
+    return inputs, labels, source
 
 
 def task_shape(task_name: str) -> tuple[int, int]:

@@ -74,7 +74,10 @@ def _task(entry: ZooEntry) -> str:
 
 def card_text(entry: ZooEntry) -> str:
     """The card of `entry`, with its task and architecture described from the model code."""
-    return render_card(entry, task=_task(entry), architecture=_architecture(entry))
+    from s4d_jax.data import get_task
+
+    return render_card(entry, task=_task(entry), architecture=_architecture(entry),
+                       dataset=get_task(entry.task).source)
 
 
 def write_card(registry: Registry, entry: ZooEntry) -> Path:

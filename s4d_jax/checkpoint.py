@@ -8,16 +8,17 @@ the latest mid-epoch checkpoint under `progress/` (state plus the epoch's partia
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from s4d_jax.config import ModelConfig
+from s4d_jax.files import staged_directory, write_npz
 from s4d_jax.param_tree import check_architecture, flatten_params, unflatten_params
 
 PARAMS_FILES = ("config.json", "params.npz", "meta.json")
@@ -33,19 +34,10 @@ def save_params(path: str | os.PathLike, config: ModelConfig, params, meta: dict
     if path.exists():
         raise FileExistsError(f"{path} already exists; choose a new path or remove it first")
     check_architecture(config, params, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's private 0700 is not meant for the finished directory
+    with staged_directory(path) as tmp:
         (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-        np.savez(tmp / "params.npz", **flatten_params(params))
+        write_npz(tmp / "params.npz", flatten_params(params))
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 
@@ -58,8 +50,9 @@ def load_params_dir(path: Path):
         meta = json.loads((path / "meta.json").read_text())
         with np.load(path / "params.npz", allow_pickle=False) as npz:
             flat = {k: npz[k] for k in npz.files}
-    except (ValueError, TypeError, OSError, KeyError, zipfile.BadZipFile) as err:
-        raise ValueError(f"{path} is corrupt or half-written: {err}") from err
+    except (ValueError, TypeError, OSError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path} is corrupt or half-written: {reason}") from err
     params = unflatten_params(flat)
     check_architecture(config, params, str(path))
     return config, params, meta
@@ -73,12 +66,25 @@ def checkpoint_manager(workdir: Path, *, read_only: bool = False):
         ocp.checkpoint_managers.LatestN(n=1),
         ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: m["val_accuracy"], n=1),
     ])
-    options = ocp.CheckpointManagerOptions(
-        best_fn=lambda m: m["val_accuracy"], best_mode="max", preservation_policy=policy,
-        enable_async_checkpointing=False, read_only=read_only, create=not read_only,
-    )
-    return ocp.CheckpointManager(Path(workdir).absolute() / CHECKPOINTS, options=options,
-                                 item_names=("state", "meta"))
+    with _absl_quiet() if read_only else contextlib.nullcontext():  # orbax warns that read-only means read-only
+        options = ocp.CheckpointManagerOptions(
+            best_fn=lambda m: m["val_accuracy"], best_mode="max", preservation_policy=policy,
+            enable_async_checkpointing=False, read_only=read_only, create=not read_only,
+        )
+        return ocp.CheckpointManager(Path(workdir).absolute() / CHECKPOINTS, options=options,
+                                     item_names=("state", "meta"))
+
+
+@contextlib.contextmanager
+def _absl_quiet():
+    """absl (orbax's logger) at ERROR for the duration: its warnings about a reader's own choices are not news."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def progress_manager(workdir: Path):

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from s4d_jax.config import ModelConfig
+from s4d_jax.files import staged_directory, write_npz
 from s4d_jax.fixed import INPUT_SCALE, QuantizedModel, Widths
 from s4d_jax.param_tree import check_architecture, flatten_params, unflatten_params
 
@@ -50,11 +50,10 @@ def _derived(q: QuantizedModel) -> dict:
 
 
 def write_exported(out: str | os.PathLike, q: QuantizedModel, float_params, *, task: str | None,
-                   meta: dict | None = None, quantization: dict | None = None, overwrite: bool = False) -> Path:
-    """Write the exported directory atomically (temporary sibling, then rename)."""
-
+                   meta: dict | None = None, quantization: dict | None = None) -> Path:
+    """Write the exported directory atomically (s4d_jax/files.py: temporary sibling, then rename)."""
     out = Path(out)
-    if out.exists() and not overwrite:
+    if out.exists():
         raise FileExistsError(f"{out} already exists (choose another --out or remove it)")
     tensors = {name: np.asarray(value) for name, value in q.tensors.items()}
     tensors.update({FLOAT_PREFIX + k: np.asarray(v, np.float32) for k, v in flatten_params(float_params).items()})
@@ -73,17 +72,10 @@ def write_exported(out: str | os.PathLike, q: QuantizedModel, float_params, *, t
         "tensors": {name: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": tensor_sha256(a)}
                     for name, a in tensors.items()},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        np.savez(tmp / TENSORS, **tensors)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=_json_default) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    text = json.dumps(manifest, indent=1, default=_json_default) + "\n"
+    with staged_directory(out) as tmp:
+        write_npz(tmp / TENSORS, tensors)
+        (tmp / MANIFEST).write_text(text)
     return out
 
 
@@ -98,13 +90,24 @@ def is_exported(path: str | os.PathLike) -> bool:
 
 
 def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    manifest = json.loads((path / MANIFEST).read_text())
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path / MANIFEST} is not valid JSON: {err}") from err
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path / MANIFEST} must hold a JSON object")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path / MANIFEST}: field 'format_version' is {manifest.get('format_version')!r}, "
                          f"this version reads {FORMAT_VERSION}")
     listed = manifest.get("tensors", {})
-    with np.load(path / TENSORS, allow_pickle=False) as npz:
-        tensors = {name: npz[name] for name in npz.files}
+    try:
+        with np.load(path / TENSORS, allow_pickle=False) as npz:
+            tensors = {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path / TENSORS} cannot be read (empty, truncated or damaged): {reason}") from err
     for name, entry in listed.items():
         if name not in tensors:
             raise ValueError(f"{path / TENSORS}: tensor {name!r} listed in the manifest is missing")

@@ -32,13 +32,13 @@ class S4DLayer(nn.Module):
 
     d_model: int
     d_state: int
-    init: str = "lin"
+    ssm_init: str = "lin"  # S4D-Lin or S4D-Inv; not `init`, which would shadow flax's Module.init
     dt_min: float = 1e-3
     dt_max: float = 1e-1
 
     def setup(self) -> None:
         h, p = self.d_model, self.d_state // 2
-        log_re, im = (ssm.init_lin if self.init == "lin" else ssm.init_inv)(h, p)
+        log_re, im = (ssm.init_lin if self.ssm_init == "lin" else ssm.init_inv)(h, p)
         self.log_dt = self.param("log_dt", _log_uniform(self.dt_min, self.dt_max), (h,))
         self.log_neg_re_a = self.param("log_neg_re_a", _constant(log_re), (h, p))
         self.im_a = self.param("im_a", _constant(im), (h, p))

@@ -32,7 +32,7 @@ class S4DClassifier(nn.Module):
         cfg = self.config
         self.encoder = nn.Dense(cfg.d_model)
         self.layers = [
-            S4DLayer(cfg.d_model, cfg.d_state, cfg.init, cfg.dt_min, cfg.dt_max) for _ in range(cfg.n_layers)
+            S4DLayer(cfg.d_model, cfg.d_state, ssm_init=cfg.init, dt_min=cfg.dt_min, dt_max=cfg.dt_max) for _ in range(cfg.n_layers)
         ]
         self.mixers = [nn.Dense(cfg.d_model) for _ in range(cfg.n_layers)]
         self.decoder = nn.Dense(cfg.n_classes)

@@ -37,3 +37,8 @@ def check_architecture(config: ModelConfig, params, where: str) -> None:
         diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
         details = ", ".join(f"{k}: {have.get(k, 'missing')} vs expected {want.get(k, 'none')}" for k in diff[:4])
         raise ValueError(f"{where}: parameters do not match the architecture in its config ({details})")
+    dtypes = {k: np.asarray(v).dtype for k, v in traverse_util.flatten_dict(params, sep="/").items()}
+    wrong = sorted(k for k, dtype in dtypes.items() if dtype != np.float32)
+    if wrong:
+        raise ValueError(f"{where}: parameters must be float32, {wrong[0]} is {dtypes[wrong[0]]}"
+                         + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""))

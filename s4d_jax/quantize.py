@@ -10,8 +10,10 @@
 """
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -282,9 +284,13 @@ class QaftConfig:
 def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.ndarray],
          evaluation: tuple[np.ndarray, np.ndarray], settings: QaftConfig = QaftConfig(),
          widths: Widths = Widths(), log: Callable[[dict], None] | None = None,
-         progress: bool = False) -> tuple[object, list[dict]]:
+         progress: bool = False, workdir=None) -> tuple[object, list[dict]]:
     """Quantization-aware fine-tuning. Returns (fine-tuned float params, history); each history entry holds
-    the fixed-mode accuracy of `quantize(config, params_at_that_point, exps)` on `evaluation`."""
+    the fixed-mode accuracy of `quantize(config, params_at_that_point, exps)` on `evaluation`.
+
+    With `workdir`, params, optimizer state and history are saved (orbax) after every epoch, and a run given a
+    workdir that holds such a checkpoint continues after its last epoch: the shuffling generator is advanced
+    past the finished epochs, so a run killed and resumed ends bit-identical to one never interrupted."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -307,7 +313,20 @@ def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.nd
     x_train, y_train = train
     history = []
     rng = np.random.default_rng(settings.seed)
-    for epoch in range(settings.epochs):
+    manager = _qaft_manager(workdir, settings) if workdir is not None else None
+    done = 0
+    if manager is not None and manager.latest_step() is not None:
+        import orbax.checkpoint as ocp
+
+        done = manager.latest_step()
+        restored = manager.restore(done, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore({"params": params, "opt_state": opt_state}),
+            history=ocp.args.JsonRestore()))
+        params, opt_state = restored["state"]["params"], restored["state"]["opt_state"]
+        history = list(restored["history"])
+        for _ in range(done):
+            rng.permutation(len(y_train))
+    for epoch in range(done, settings.epochs):
         order = rng.permutation(len(y_train))
         losses = []
         starts = range(0, len(order) - settings.batch_size + 1, settings.batch_size)
@@ -320,9 +339,38 @@ def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.nd
         entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else float("nan"),
                  "fixed_accuracy": fixed_accuracy(q, *evaluation)}
         history.append(entry)
+        if manager is not None:
+            import orbax.checkpoint as ocp
+
+            manager.save(epoch + 1, args=ocp.args.Composite(
+                state=ocp.args.StandardSave({"params": jax.device_get(params), "opt_state": jax.device_get(opt_state)}),
+                history=ocp.args.JsonSave(history)))
+            manager.wait_until_finished()
         if log:
             log(entry)
+    if manager is not None:
+        manager.close()
     return params, history
+
+
+def _qaft_manager(workdir, settings: QaftConfig):
+    """orbax manager of a QAFT workdir (the latest epoch is kept); refuses one started with other settings."""
+    import orbax.checkpoint as ocp
+
+    workdir = Path(workdir).absolute()
+    record = workdir / "qaft_config.json"
+    wanted = asdict(settings)
+    if record.is_file():
+        saved = json.loads(record.read_text())
+        if saved != wanted:
+            raise ValueError(f"QAFT workdir {workdir} was started with {saved}, not {wanted}")
+    elif workdir.is_dir() and any(workdir.iterdir()):
+        raise FileExistsError(f"QAFT workdir {workdir} is not empty and holds no qaft_config.json")
+    else:
+        workdir.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(wanted) + "\n")
+    options = ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False)
+    return ocp.CheckpointManager(workdir / "checkpoints", options=options, item_names=("state", "history"))
 
 
 DEFAULT_CALIB = 256

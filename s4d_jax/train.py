@@ -78,20 +78,25 @@ def param_labels(params):
     return traverse_util.path_aware_map(lambda path, _: "ssm" if path[-1] in SSM_PARAMS else "dense", params)
 
 
-def optimizer(cfg: TrainConfig, steps_per_epoch: int):
+def learning_rates(cfg: TrainConfig, steps_per_epoch: int) -> dict:
+    """Schedule (step → learning rate) of each parameter group: linear warm-up, then cosine decay to 0."""
     import optax
 
     total = cfg.epochs * steps_per_epoch
     warmup = min(int(round(cfg.warmup_epochs * steps_per_epoch)), total - 1)
+    return {group: optax.warmup_cosine_decay_schedule(0.0, peak, warmup, total, end_value=0.0)
+            for group, peak in (("dense", cfg.lr), ("ssm", cfg.ssm_lr))}
 
-    def schedule(peak):
-        return optax.warmup_cosine_decay_schedule(0.0, peak, warmup, total, end_value=0.0)
 
+def optimizer(cfg: TrainConfig, steps_per_epoch: int):
+    import optax
+
+    schedules = learning_rates(cfg, steps_per_epoch)
     return optax.chain(
         optax.clip_by_global_norm(cfg.clip_norm),
         optax.multi_transform(
-            {"dense": optax.adamw(schedule(cfg.lr), weight_decay=cfg.weight_decay),
-             "ssm": optax.adam(schedule(cfg.ssm_lr))},
+            {"dense": optax.adamw(schedules["dense"], weight_decay=cfg.weight_decay),
+             "ssm": optax.adam(schedules["ssm"])},
             param_labels,
         ),
     )
@@ -217,6 +222,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
 
     from s4d_jax import distributed
     from s4d_jax.evaluate import check_batch_size, evaluate
+    from s4d_jax.metrics import RunWriter
 
     workdir = Path(workdir)
     if not checkpoint_every_min >= 0:
@@ -259,6 +265,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     state = distributed.replicate(mesh, state)
     train_step = make_train_step(model_config, tx, cfg.mode)
     kill_after = _kill_hook()
+    events, schedules = RunWriter(workdir), learning_rates(cfg, steps_per_epoch)
 
     step = int(state["step"])
     start_epoch = step // steps_per_epoch
@@ -287,13 +294,17 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
             save_due = distributed.same_everywhere(
                 time.time() - last_save >= 60 * checkpoint_every_min and step % steps_per_epoch != 0)
             if len(pending) == 20 or step % steps_per_epoch == 0 or save_due:
-                for loss_i, correct_i in np.asarray(jax.device_get(pending)):  # one step at a time: the sums
+                window = np.asarray(jax.device_get(pending))
+                for loss_i, correct_i in window:  # one step at a time: the sums
                     loss_sum += float(loss_i)  # do not depend on where a checkpoint cut the epoch
                     correct_sum += int(correct_i)
                 bar.update(len(pending))
                 done = step - epoch * steps_per_epoch
                 bar.set_postfix(loss=f"{loss_sum / done:.4f}", acc=f"{correct_sum / (done * cfg.batch_size):.4f}",
                                 sps=f"{(done - skip) * cfg.batch_size / (time.time() - t0):.0f}")
+                events.train(step, window[:, 0].mean(), window[:, 1].sum() / (len(window) * cfg.batch_size),
+                             {group: fn(step - 1) for group, fn in schedules.items()},
+                             (done - skip) * cfg.batch_size / (time.time() - t0))
                 pending = []
             if save_due:
                 sums = {"step": step, "loss_sum": loss_sum, "correct_sum": correct_sum,
@@ -323,10 +334,12 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
         last_save = time.time()
         if distributed.is_primary():
             _append_jsonl(metrics_file, record)
+            events.epoch(record)
         if progress and distributed.is_primary():
             print(f"epoch {epoch + 1}: train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.4f}, "
                   f"val loss {val['loss']:.4f} acc {val['accuracy']:.4f}, {record['samples_per_s']} samples/s",
                   file=sys.stderr, flush=True)
     manager.close()
     progress_manager.close()
+    events.close()
     return record

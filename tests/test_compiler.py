@@ -235,3 +235,31 @@ def test_fall_through_steps_last_only_as_long_as_their_stage():
         assert fall.estimate.latency_us[b] >= fall.schedule.depth * rs.BARRIER_NS[b] / 1e3
         # but a pipelined chip admits a token every step
         assert pipe.estimate.tokens_per_s[b] > fall.estimate.tokens_per_s[b]
+
+
+def test_out_keeps_the_users_files_and_gets_the_usual_permissions(tmp_path):
+    import os
+
+    from compiler.pipeline import OUTPUT_FILES, write_outputs
+
+    compiled = compile_graph(small_graph())
+    result = summary(compiled)
+    old = os.umask(0o022)
+    try:
+        fresh = write_outputs(tmp_path / "fresh", compiled, result)
+        assert sorted(p.name for p in fresh.iterdir()) == sorted(OUTPUT_FILES)
+        assert fresh.stat().st_mode & 0o777 == 0o755 and (fresh / "ir.json").stat().st_mode & 0o777 == 0o644
+        write_outputs(fresh, compiled, {**result, "note": "again"})  # its own files are replaced without --force
+        assert json.loads((fresh / "report.json").read_text())["note"] == "again"
+        mine = tmp_path / "mine"
+        mine.mkdir()
+        (mine / "notes.txt").write_text("my notes\n")
+        with pytest.raises(FileExistsError, match=r"notes\.txt.*--force"):
+            write_outputs(mine, compiled, result)
+        assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+        write_outputs(mine, compiled, result, force=True)
+        assert (mine / "notes.txt").read_text() == "my notes\n"
+        assert sorted(p.name for p in mine.iterdir()) == sorted(OUTPUT_FILES + ("notes.txt",))
+        assert (mine / "report.json").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)

@@ -150,3 +150,16 @@ def test_pickled_npz_is_refused(exported):
     np.savez(exported / "tensors.npz", evil=objects)
     with pytest.raises(ValueError, match="pickle"):
         load_exported(exported)
+
+
+def test_exported_directory_gets_the_usual_permissions(model, tmp_path):
+    import os
+
+    config, params, q, _ = model
+    old = os.umask(0o027)
+    try:
+        out = export.write_exported(tmp_path / "shared", q, params, task=None)
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o750  # what the umask allows, not mkdtemp's private 0700
+    assert (out / "tensors.npz").stat().st_mode & 0o777 == 0o640

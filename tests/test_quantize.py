@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -121,3 +123,52 @@ def test_quantize_command_reports_json_and_exports(tmp_path):
     again = subprocess.run([sys.executable, "-m", "s4d.cli", "quantize", str(tmp_path / "params"),
                             "--save-params", str(tmp_path / "saved")], capture_output=True, text=True)
     assert again.returncode != 0 and "already exists" in again.stderr
+
+
+QAFT_DRIVER = """
+import os, pathlib, signal, sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+kill_at = os.environ.get("KILL_AT_RENAME")
+
+def killing(real):
+    def rename(src, dst, *args, **kwargs):
+        if kill_at and os.fspath(dst).rstrip("/").endswith(kill_at):
+            os.kill(os.getpid(), signal.SIGKILL)  # while the epoch's checkpoint is being put in place
+        return real(src, dst, *args, **kwargs)
+    return rename
+
+os.rename, os.replace = killing(os.rename), killing(os.replace)
+pathlib._NormalAccessor.rename = staticmethod(killing(pathlib._NormalAccessor.rename))
+from quantized_models import random_pixels, random_quantized
+from s4d_jax import quantize
+from s4d_jax.checkpoint import flatten_params
+config, params, q, exps = random_quantized(3, d_model=4, d_state=4, n_layers=1, length=12)
+x = random_pixels(5, 24, 12) / 255.0
+y = np.arange(24) % config.n_classes
+out, history = quantize.qaft(config, params, exps, (x, y), (x[:8], y[:8]),
+                             quantize.QaftConfig(epochs=3, batch_size=8, learning_rate=1e-2), workdir=sys.argv[1])
+np.savez(sys.argv[2], **flatten_params(out))
+"""
+
+
+def _qaft_child(tmp_path, workdir, result, kill_at=None):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", **({"KILL_AT_RENAME": kill_at} if kill_at else {})}
+    code = QAFT_DRIVER.replace("{tests!r}", repr(str(Path(__file__).parent)))
+    return subprocess.run([sys.executable, "-c", code, str(workdir), str(result)], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_qaft_killed_while_checkpointing_and_resumed_is_bit_identical(tmp_path):
+    full = _qaft_child(tmp_path, tmp_path / "full", tmp_path / "full.npz")
+    assert full.returncode == 0, full.stderr[-2000:]
+    killed = _qaft_child(tmp_path, tmp_path / "killed", tmp_path / "killed.npz", kill_at="/2")
+    assert killed.returncode == -9, killed.stderr[-2000:]  # SIGKILL while epoch 2's checkpoint was renamed
+    assert not (tmp_path / "killed.npz").exists()
+    resumed = _qaft_child(tmp_path, tmp_path / "killed", tmp_path / "killed.npz")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    with np.load(tmp_path / "full.npz") as a, np.load(tmp_path / "killed.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for key in a.files:
+            assert np.array_equal(a[key], b[key]), key

@@ -260,3 +260,10 @@ def test_init_from_starts_at_the_given_params_and_refuses_other_models(run, tmp_
     with pytest.raises(ValueError, match="trained on 'smnist'; this run trains 'psmnist'"):
         train(dataclasses.replace(tuned, task="psmnist"), tmp_path / "permuted", progress=False)
     assert not (tmp_path / "bigger").exists() and not (tmp_path / "permuted").exists()
+
+
+def test_export_of_a_workdir_prints_no_third_party_warnings(run, capfd, monkeypatch, tmp_path):
+    with mock_tfds():
+        code, out = _cli(["export", str(run[0]), "--out", str(tmp_path / "e"), "--calib", "4"], capfd, monkeypatch)
+    assert code == 0, out.err
+    assert out.err == "" and out.out.strip() == f"wrote {tmp_path / 'e'}"

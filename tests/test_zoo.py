@@ -58,6 +58,21 @@ def test_card_shows_measured_numbers_and_says_what_is_not_measured():
     assert rows["float (conv mode, float32)"] == NOT_MEASURED
 
 
+@pytest.mark.parametrize("entry", REGISTRY.entries, ids=lambda e: e.name)
+def test_card_front_matter_is_what_model_hubs_read(entry):
+    yaml = pytest.importorskip("yaml")
+    text = card_text(entry)
+    assert text.startswith("---\n")
+    front = yaml.safe_load(text.split("---\n")[1])
+    assert front["license"] == "apache-2.0" and {"s4d", "state-space-model", "loihi2", "neuromorphic"} <= set(
+        front["tags"])
+    assert front["datasets"] == [{"smnist": "mnist", "psmnist": "mnist", "scifar": "cifar10"}[entry.task]]
+    results = front["model-index"][0]["results"][0]
+    measured = [getattr(entry.accuracies, k) for k in ("float", "ptq", "qaft", "fixed", "lava")]
+    assert [m["value"] for m in results["metrics"]] == [v for v in measured if v is not None]
+    assert results["dataset"]["split"] == "test"
+
+
 @pytest.mark.parametrize("entry", SHIPPED, ids=lambda e: e.name)
 def test_shipped_model_matches_the_registry(entry, tmp_path):
     archive = REGISTRY.archive_path(entry)
@@ -369,5 +384,8 @@ def test_cli_download_prints_one_json_object_repairs_the_cache_and_force_fetches
     again = _s4d("download", "tiny-s4d", env=env)
     assert again.returncode == 0 and again.stdout.strip() == result["path"]
     assert (Path(result["path"]) / "card.md").read_text() == "# tiny\n"
+    archive = next((tmp_path / "cache" / "archives").glob("*.zip"))
+    inode = archive.stat().st_ino
     forced = _s4d("download", "tiny-s4d", "--force", env=env)
-    assert forced.returncode == 0 and "B/s" in forced.stderr  # fetched again, with a progress bar
+    assert forced.returncode == 0 and archive.stat().st_ino != inode  # fetched again (a new file renamed in)
+    assert forced.stderr == ""  # no progress bar where no terminal redraws it

@@ -31,6 +31,12 @@ FILE_MODE = 0o644
 CHUNK = 1 << 20
 
 
+def umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -149,7 +155,7 @@ def extract_archive(archive: Path, dest: Path) -> Path:
                 with zf.open(info) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst, CHUNK)
         check_contents(tmp, str(archive))
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp's private 0700 is not meant for the finished folder
         try:
             os.rename(tmp, dest)
         except OSError:

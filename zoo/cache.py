@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from zoo.archive import CHUNK, PARTS, check_contents, extract_archive, verify_file
+from zoo.archive import CHUNK, PARTS, check_contents, extract_archive, umask, verify_file
 from zoo.registry import Registry, UnknownModelError, ZooEntry, load_registry, unknown_name_message
 
 DEFAULT_CACHE = "~/.cache/s4d-jax"
@@ -63,7 +64,7 @@ class FileDownloader:
             raise FileNotFoundError(f"{url}: no such file")
         with open(source, "rb") as src, open(output_file, "wb") as dst, \
                 tqdm(total=source.stat().st_size, unit="B", unit_scale=True, disable=not self.progressbar,
-                     desc=source.name) as bar:
+                     desc=source.name, leave=False) as bar:
             for block in iter(lambda: src.read(CHUNK), b""):
                 dst.write(block)
                 bar.update(len(block))
@@ -72,6 +73,8 @@ class FileDownloader:
 def _downloader(url: str, progress: bool):
     import pooch
 
+    pooch.get_logger().setLevel("WARNING")  # its "Downloading data from ..." note repeats what the bar shows
+    progress = progress and sys.stderr.isatty()  # a bar only where a terminal redraws it, not in logs
     if url.startswith("file://"):
         return FileDownloader(progress)
     return pooch.HTTPDownloader(progressbar=progress, timeout=HTTP_TIMEOUT_S)
@@ -111,6 +114,7 @@ def download(entry: ZooEntry, *, force: bool = False, progress: bool = True) -> 
         fetched = Path(pooch.retrieve(entry.url, known_hash=f"sha256:{entry.sha256}", fname=target.name,
                                       path=staging, downloader=_downloader(entry.url, progress)))
         verify_file(fetched, entry.sha256, entry.size, entry.name)
+        os.chmod(fetched, 0o666 & ~umask())  # pooch's temporary file is private
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(fetched, target)
     except (ValueError, OSError, requests.exceptions.RequestException) as err:

@@ -1,10 +1,18 @@
 """Model cards, rendered from the registry so that a card never disagrees with the registry's numbers.
 
-A figure that has not been measured reads "not measured yet"; nothing else stands in for it.
+A figure that has not been measured reads "not measured yet"; nothing else stands in for it. Each card opens
+with the YAML front matter model hubs read (license, datasets, tags, and the measured accuracies as a
+model-index); strings there are JSON-quoted, which YAML reads as they are.
 """
 from __future__ import annotations
 
+import json
+
 from zoo.registry import ACCURACY_KINDS, ZooEntry
+
+LICENSE = "apache-2.0"  # the repository's LICENSE; the shipped weights are under the same terms
+TAGS = ("s4d", "state-space-model", "loihi2", "neuromorphic", "jax", "fixed-point")
+DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 
 NOT_MEASURED = "not measured yet"
 ACCURACY_LABELS = {
@@ -25,12 +33,34 @@ def _accuracy(entry: ZooEntry, kind: str) -> str:
     return f"{value:.2f} %"
 
 
-def render_card(entry: ZooEntry, task: str, architecture: str) -> str:
-    """The Markdown card of `entry`: what it is, how it was trained, the measured numbers, how to reproduce it
-    and its limits. `task` and `architecture` describe the sequences and the network in words (the zoo knows
-    models only by name; the application layer, which knows the model code, writes these)."""
+def front_matter(entry: ZooEntry, dataset: str) -> list[str]:
+    """YAML front matter: license, datasets, tags, and every measured test accuracy (percent) as a model-index."""
+    q = json.dumps
+    lines = ["---", f"license: {LICENSE}", "library_name: s4d-jax", "tags:", *(f"- {t}" for t in TAGS),
+             "datasets:", f"- {dataset}", "metrics:", "- accuracy", "model-index:", f"- name: {q(entry.name)}",
+             "  results:", "  - task:", "      type: image-classification",
+             f"      name: {q(f'sequence classification ({entry.task})')}",
+             "    dataset:", f"      type: {dataset}", f"      name: {q(DATASET_NAMES.get(dataset, dataset))}",
+             "      split: test", "    metrics:"]
+    measured = [kind for kind in ACCURACY_KINDS if getattr(entry.accuracies, kind) is not None]
+    for kind in measured:
+        label = ACCURACY_LABELS[kind] + (f", {entry.accuracies.lava_sequences} test sequences" if kind == "lava"
+                                         else "")
+        lines += ["    - type: accuracy", f"      value: {getattr(entry.accuracies, kind)}",
+                  f"      name: {q(label)}"]
+    if not measured:
+        lines[-1] = "    metrics: []"
+    return lines + ["---", ""]
+
+
+def render_card(entry: ZooEntry, task: str, architecture: str, dataset: str) -> str:
+    """The Markdown card of `entry`: front matter, what it is, how it was trained, the measured numbers, how to
+    reproduce it, its limits and license. `task` and `architecture` describe the sequences and the network in
+    words and `dataset` names the source dataset (the zoo knows models only by name; the application layer,
+    which knows the model code, supplies these)."""
     status = entry.status if entry.status == "available" else f"{entry.status}: {entry.status_reason}"
     lines = [
+        *front_matter(entry, dataset),
         f"# {entry.name}", "",
         entry.description, "",
         "| | |", "|---|---|",
@@ -69,6 +99,9 @@ def render_card(entry: ZooEntry, task: str, architecture: str) -> str:
         *(f"- {limit}" for limit in entry.limits),
         "- The Lava figure covers only a few sequences: Lava's CPU simulation runs at about a hundred time steps",
         "  per second; the JAX fixed mode, checked bit-exact against Lava, gives the whole-test-set figure.",
+        "",
+        "## License", "",
+        "Apache License 2.0 (`LICENSE` in the repository), for the code and for these weights alike.",
         "",
     ]
     return "\n".join(lines)

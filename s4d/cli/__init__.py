@@ -5,12 +5,13 @@ without loading JAX. Errors a user can fix are printed as one line, not a traceb
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Train, quantize, export and compile S4D models for Loihi 2.")
 
 
@@ -21,7 +22,10 @@ def _root() -> None:
 
 
 # Exceptions that mean "bad input or environment", reported without a traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, KeyError)
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+               PermissionError, KeyError)
+# Other OSErrors the user fixes on their side: a full disk or quota, a file size limit, a read-only mount.
+USER_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
 
 
 def _register() -> None:
@@ -29,7 +33,8 @@ def _register() -> None:
 
     for module in (demo,):
         module.register(app)
-    for name in ("s4d.cli.train", "s4d.cli.quantize", "s4d.cli.bench", "s4d.cli.compile", "s4d.cli.zoo"):
+    for name in ("s4d.cli.train", "s4d.cli.quantize", "s4d.cli.bench", "s4d.cli.compile", "s4d.cli.zoo",
+                 "s4d.cli.plot"):
         try:
             module = __import__(name, fromlist=["register"])
         except ModuleNotFoundError as err:
@@ -43,12 +48,22 @@ def main() -> None:
     _register()
     try:
         app()
-    except USER_ERRORS as err:
-        if os.environ.get("S4D_DEBUG"):
+    except (*USER_ERRORS, OSError) as err:
+        if os.environ.get("S4D_DEBUG") or (type(err) is OSError and err.errno not in USER_ERRNOS):
             raise
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(2)
+
+
+def one_line(err: BaseException) -> str:
+    """The message of a user error on one line (a KeyError's own repr quotes it; OSError gives its file)."""
+    if isinstance(err, KeyError) and err.args:
+        message = str(err.args[0])
+    elif isinstance(err, OSError) and err.strerror:
+        message = err.strerror + (f": {err.filename}" if err.filename else "")
+    else:
+        message = str(err) or type(err).__name__
+    return " ".join(message.split())
 
 
 if __name__ == "__main__":

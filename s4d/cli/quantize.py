@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -9,8 +10,8 @@ from typing import Optional
 
 import typer
 
-DATA_HELP = "prepared tfds data directory (default: $S4D_DATA or the shared one)"
-SOURCE_HELP = "directory with the original dataset files"
+from s4d.cli.train import DATA_DIR_HELP as DATA_HELP
+from s4d.cli.train import SOURCE_DIR_HELP as SOURCE_HELP
 
 
 def _load(model: str, task: Optional[str], part: str = "params"):
@@ -23,6 +24,17 @@ def _load(model: str, task: Optional[str], part: str = "params"):
     if task is None:
         raise ValueError(f"{path} does not record its task; pass --task")
     return path, config, params, meta, task
+
+
+def _check_new(option: str, target: Optional[Path]) -> None:
+    """Refuse an output path before any work: it must not exist, and its parent must be writable."""
+    if target is None:
+        return
+    if target.exists():
+        raise FileExistsError(f"{option} {target} already exists; choose a new path or remove it first")
+    parent = next((p for p in target.absolute().parents if p.exists()), Path("/"))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{option} {target}: {parent} is not writable")
 
 
 def _split(task: str, name: str, meta: dict, data_dir, source_dir):
@@ -42,6 +54,8 @@ def quantize(
     batch_size: int = typer.Option(16, help="QAFT batch size"),
     learning_rate: float = typer.Option(1e-4, help="QAFT learning rate"),
     val_limit: int = typer.Option(1000, help="QAFT: validation sequences for the fixed accuracy per epoch"),
+    qaft_workdir: Optional[Path] = typer.Option(None, help="QAFT: checkpoint every epoch here; run again with "
+                                                "the same settings to continue after a kill"),
     limit: Optional[int] = typer.Option(None, help="evaluate only the first N test examples"),
     task: Optional[str] = typer.Option(None, help="task (default: the model's own)"),
     out: Optional[Path] = typer.Option(None, help="write the exported model here"),
@@ -59,9 +73,8 @@ def quantize(
         raise ValueError(f"--method must be ptq or qaft, got {method!r}")
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be positive, got {limit}")
-    for target in (out, save_params):
-        if target is not None and target.exists():
-            raise FileExistsError(f"{target} already exists; choose a new path or remove it first")
+    for option, target in (("--out", out), ("--save-params", save_params)):
+        _check_new(option, target)
     path, config, params, meta, task = _load(model, task)
     log = (lambda m: print(m, file=sys.stderr)) if json_output else print
     start = time.time()
@@ -85,7 +98,7 @@ def quantize(
             config, params, exps, (train.sequences[:n_train] / 255.0, train.labels[:n_train]),
             (val.sequences[:n_val] / 255.0, val.labels[:n_val]), settings,
             log=lambda e: log(f"QAFT epoch {e['epoch']}: loss {e['loss']:.4f}, fixed validation accuracy "
-                              f"{e['fixed_accuracy']:.4f}"), progress=True)
+                              f"{e['fixed_accuracy']:.4f}"), progress=True, workdir=qaft_workdir)
         q = q_lib.quantize(config, params, exps)
         result.update({"qaft": {"epochs": epochs, "train_sequences": n_train, "validation_sequences": n_val,
                                 "batch_size": batch_size, "learning_rate": learning_rate, "history": history},
@@ -124,6 +137,7 @@ def export_model(
     """Write the exported model directory (PTQ of a float model; an exported model is copied as it is)."""
     from s4d_jax import export, quantize as q_lib
 
+    _check_new("--out", out)
     path, config, params, meta, task = _load(model, task, part="export")  # a zoo model's shipped integers
     q = q_lib.resolve_quantized(path, config, params, meta, task, calib=calib, data_dir=data_dir,
                                 source_dir=source_dir)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shlex
 import sys
 from pathlib import Path
@@ -89,7 +88,6 @@ def evaluate(
     from s4d_jax.checkpoint import load_model
     from s4d_jax.evaluate import evaluate as run
 
-    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax notes on read-only checkpoint dirs are not news
     path = model_path(model, part="export" if mode == "fixed" else "params")
     config, params, meta = load_model(path)
     task = task or meta.get("task")

@@ -1,0 +1,123 @@
+"""Compiling a MODEL for Loihi 2: what `s4d compile` and `Model.compile` both run, so they report the same fields.
+
+Resolution (zoo name, exported directory, or a checkpoint exported in a child process) and the choice of
+simulated sequences live here; the compiler library itself only ever sees an exported model.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from compiler.resources import MAX_CHIPS
+
+
+@dataclass(frozen=True)
+class CompileReport(Mapping):
+    """The figures of a compilation, exactly the JSON object `s4d compile --json` prints (`report["neurocores"]`
+    or `report.neurocores`), with the compilation they describe (`report.compiled`: graph, allocation,
+    schedule, estimate)."""
+
+    fields: dict
+    compiled: object
+
+    def __getitem__(self, key: str):
+        return self.fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def __getattr__(self, name: str):
+        fields = self.__dict__.get("fields", {})
+        if name in fields:
+            return fields[name]
+        raise AttributeError(f"the compile report has no field {name!r}; fields: {sorted(fields)}")
+
+    def to_dict(self) -> dict:
+        return dict(self.fields)
+
+    def text(self) -> str:
+        """The human-readable report `s4d compile` prints without --json."""
+        from compiler.pipeline import format_report
+
+        return format_report(self.compiled, self.fields)
+
+
+def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str = "latency",
+                  max_chips: int = MAX_CHIPS, cores: int | None = None, sweep: bool = False,
+                  plot: Path | None = None, activity: int = 1, simulate: int = 0, inputs: Path | None = None,
+                  data_dir: Path | None = None, out: Path | None = None, force: bool = False,
+                  progress: bool = False) -> CompileReport:
+    """Map MODEL onto Loihi 2 neurocores (objective "latency": the per-core work budget calibrated to the paper,
+    or "cores": fewest; `cores` spreads it over N). `activity` test sequences measure how often values are
+    non-zero (0: assume all are); `sweep` maps over a range of core counts, `plot` draws that sweep to a PNG;
+    `simulate` N runs N sequences in Lava's fixed-point simulation and compares every token with the spec's
+    reference; `out` receives ir.json, allocation.json and report.json (a directory holding other files only
+    with `force`, and then only those three are replaced)."""
+    from compiler.activity import measure
+    from compiler.calibration import paper_comparison
+    from compiler.exported import load_exported
+    from compiler.frontend import from_exported
+    from compiler.outputs import check_out_dir
+    from compiler.pipeline import OUTPUT_FILES, compile_graph, summary, sweep as sweep_points, write_outputs
+    from s4d import samples
+    from s4d.resolve import exported_dir
+
+    for name, value, low in (("simulate", simulate, 0), ("activity", activity, 0), ("max_chips", max_chips, 1),
+                             ("cores", cores, 1)):
+        if value is not None and value < low:
+            raise ValueError(f"{name} must be ≥ {low}, got {value}")
+    if plot is not None and Path(plot).suffix.lower() != ".png":
+        raise ValueError(f"plot writes a PNG; give a file name ending in .png, got {plot}")
+    if out is not None:
+        check_out_dir(Path(out), OUTPUT_FILES, force)  # refused before anything runs
+    with tempfile.TemporaryDirectory(prefix="s4d-compile-") as scratch:
+        directory = exported_dir(str(model), Path(scratch))
+        exported = load_exported(directory)
+        graph = from_exported(exported)
+        rates, measured_on = None, None
+        if activity:
+            try:
+                x, _, origin = samples.select(directory, exported.manifest, activity, inputs, data_dir)
+            except (ValueError, OSError, ModuleNotFoundError):
+                if inputs is not None:
+                    raise  # the user's own file is wrong: say so rather than assume full activity
+                x = None
+            if x is not None:
+                rates = measure(exported.network, x[:activity])
+                measured_on = f"on {len(x[:activity])} sequence(s) of {x.shape[1]} tokens ({origin})"
+        compiled = compile_graph(graph, mode, objective, max_chips, cores, rates)
+        result = summary(compiled)
+        if measured_on:
+            result["activity"]["source"] += f", {measured_on}"
+        result["model"] = str(model if directory.is_relative_to(scratch) else directory)
+        result["paper_comparison"] = paper_comparison()
+        if sweep or plot is not None:
+            result["sweep"] = sweep_points(graph, mode, rates, max_chips)
+        if simulate:
+            x, labels, source = samples.select(directory, exported.manifest, simulate, inputs, data_dir)
+            result["simulated_inputs"] = source
+            result.update(_simulate(compiled, exported.network, x, labels, progress))
+    if plot is not None:
+        from compiler.plot import plot_sweep
+
+        result["plot"] = str(plot_sweep(result["sweep"], plot, f"{model} ({mode})"))
+    if out is not None:
+        result["out"] = str(write_outputs(out, compiled, result, force))
+    return CompileReport(result, compiled)
+
+
+def _simulate(compiled, network, x, labels, progress: bool) -> dict:
+    import lava.magma.core.process.process  # noqa: F401  Lava sets the multiprocessing start method on
+    from tqdm import tqdm                   # import, which must happen before tqdm creates its lock
+
+    from compiler.pipeline import verify
+
+    steps = compiled.schedule.total_steps(x.shape[0] * x.shape[1])
+    with tqdm(total=steps, desc="lava", unit="step", file=sys.stderr, leave=False, disable=not progress) as bar:
+        return verify(compiled, network, x, labels, progress=bar.update)
