@@ -56,7 +56,7 @@ def build(graph: Graph, sched: Schedule, inputs: np.ndarray):
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
-    from compiler.lava.process import FixedGraded, FixedReadout, FixedS4D
+    from compiler.lava.process import FixedFoldedS4D, FixedGraded, FixedReadout, FixedS4D
 
     sequences, length, _ = inputs.shape
     tokens = sequences * length
@@ -73,9 +73,10 @@ def build(graph: Graph, sched: Schedule, inputs: np.ndarray):
         elif isinstance(node, SynapseGroup):
             procs[node.name] = _synapse_process(node, graph.inputs_of(node.name)[0].width)
         elif isinstance(node, S4DStates):
-            procs[node.name] = FixedS4D(a_re=node.a_re, a_im=node.a_im, b_re=node.b_re, b_im=node.b_im,
-                                        shift_a=node.shift_a, shift_b=node.shift_b, shift_msg=node.shift_msg,
-                                        widths=widths, hop=sched.hops[node.name], name=node.name, **timing)
+            process = FixedFoldedS4D if node.variant == "folded" else FixedS4D
+            procs[node.name] = process(**{k: getattr(node, k) for k in node.coefficients},
+                                       shift_a=node.shift_a, shift_b=node.shift_b, shift_msg=node.shift_msg,
+                                       widths=widths, hop=sched.hops[node.name], name=node.name, **timing)
         elif isinstance(node, Graded):
             procs[node.name] = FixedGraded(shape=(node.size,), relu=node.relu, bias=node.bias, widths=widths,
                                            name=node.name)

@@ -174,6 +174,10 @@ def load_exported(path) -> ExportedModel:
     except ValueError as err:
         raise ValueError(f"{MANIFEST}: field fixed_point.{err}") from err
     exponents = _field(spec, "exponents", "fixed_point.", dict)
+    neuron = spec.get("neuron", "split")  # absent in exports written before the folded neuron existed
+    if neuron not in fixed_point.NEURONS:
+        raise ValueError(f"{MANIFEST}: field fixed_point.'neuron' must be one of {fixed_point.NEURONS}, "
+                         f"got {neuron!r}")
     input_exp = _field(input_spec, "exponent", "input.", int)
     if exponents.get("input") != input_exp:
         raise ValueError(f"{MANIFEST}: field input.'exponent' ({input_exp}) differs from "
@@ -192,7 +196,7 @@ def load_exported(path) -> ExportedModel:
     tensors = _load_tensors(path, entries)
     try:
         network = fixed_point.FixedNetwork(arch["n_layers"], arch["pooling"],
-                                           {k: tensors[k] for k in shapes}, dict(exponents), widths)
+                                           {k: tensors[k] for k in shapes}, dict(exponents), widths, neuron)
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from err
     floats = {k[len(FLOAT_PREFIX):]: v for k, v in tensors.items() if k.startswith(FLOAT_PREFIX)}

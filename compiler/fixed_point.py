@@ -17,6 +17,9 @@ import numba
 import numpy as np
 
 POOLINGS = ("mean", "last")
+# S4D neuron variants (docs/fixed_point.md §4): "split" sends Re x and Im x and applies C in two synapse groups;
+# "folded" keeps C in the neuron and sends one message 2·Re(c·x) per mode, summed to channels by a ones group.
+NEURONS = ("split", "folded")
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,17 @@ def state_message(x, shift_msg: int, widths: Widths):
     return top_bits(x, shift_msg, widths.message)
 
 
+def folded_message(x_re, x_im, c_re, c_im, shift_msg: int, widths: Widths):
+    """The one graded spike of a folded S4D neuron: its mode's share of the channel output,
+
+        2·Re(c·x) = c_re·x_re + c_im·x_im    (c_re = 2 Re c, c_im = −2 Im c, 16-bit neuron parameters)
+
+    formed exactly (two 40-bit products), floored once by shift_msg and saturated to the message width.
+    """
+    x_re, x_im, c_re, c_im = (np.asarray(v, np.int64) for v in (x_re, x_im, c_re, c_im))
+    return saturate(shift_floor(c_re * x_re + c_im * x_im, shift_msg), widths.message)
+
+
 def readout(z, acc, bias, accumulate: bool, widths: Widths):
     """Readout neuron: z_t = sat(z_{t−1} + acc + bias) for mean pooling (a running sum: exact, streamable,
     same argmax as the mean at every t), z_t = sat(acc + bias) for 'last'."""
@@ -197,10 +211,11 @@ def activation_names(n_layers: int) -> list[str]:
     return names + ["logits"]
 
 
-def tensor_width(name: str, widths: Widths) -> tuple[int, np.dtype]:
-    """(signed bit width, storage dtype) the spec allows for the integer tensor `name`."""
+def tensor_width(name: str, widths: Widths, neuron: str = "split") -> tuple[int, np.dtype]:
+    """(signed bit width, storage dtype) the spec allows for the integer tensor `name`: c_re, c_im are 8-bit
+    synaptic weights of the split neuron and 16-bit neuron coefficients of the folded one."""
     leaf = name.rsplit(".", 1)[1]
-    if leaf in ("a_re", "a_im", "b_re", "b_im"):
+    if leaf in ("a_re", "a_im", "b_re", "b_im") or (neuron == "folded" and leaf in ("c_re", "c_im")):
         return widths.coef, np.dtype(np.int32)
     if leaf == "bias":
         return widths.state, np.dtype(np.int32)
@@ -226,6 +241,7 @@ class FixedNetwork:
     tensors: Mapping[str, np.ndarray]
     exponents: Mapping[str, int]
     widths: Widths = field(default_factory=Widths)
+    neuron: str = "split"  # one of NEURONS
 
     def __post_init__(self) -> None:
         check_network(self)
@@ -243,12 +259,13 @@ class FixedNetwork:
         return weight_exp(e[weight], e[source], e[target])
 
     def s4d_shifts(self, layer: int) -> tuple[int, int, int]:
-        """(shift_a, shift_b, shift_msg) of layer `layer`'s S4D neurons, derived from the exponents."""
+        """(shift_a, shift_b, shift_msg) of layer `layer`'s S4D neurons, derived from the exponents; shift_msg
+        takes the state (split) or the product c·x (folded) to the message exponent x_msg."""
         e = self.exponents
         shift_a = -e[f"layers.{layer}.a_re"]
         shift_b = e[f"x.{layer}"] - e[f"layers.{layer}.b_re"] - e[f"u.{layer}"]
-        shift_msg = e[f"x_msg.{layer}"] - e[f"x.{layer}"]
-        return shift_a, shift_b, shift_msg
+        product = e[f"x.{layer}"] + (e[f"layers.{layer}.c_re"] if self.neuron == "folded" else 0)
+        return shift_a, shift_b, e[f"x_msg.{layer}"] - product
 
     def dense_groups(self) -> list[DenseGroup]:
         """Every synapse group of the network with its Lava parameters, in data-flow order."""
@@ -260,9 +277,15 @@ class FixedNetwork:
             p = f"layers.{layer}"
             live = live_modes(t[f"{p}.b_re"], t[f"{p}.b_im"])
             groups.append(DenseGroup(f"{p}.expansion", expansion_matrix(self.d_model, self.n_modes, live), -1, msg))
-            for part in ("c_re", "c_im"):
-                groups.append(DenseGroup(f"{p}.{part}", reduction_matrix(t[f"{p}.{part}"] * live),
-                                         self.weight_exp(f"{p}.{part}", f"x_msg.{layer}", f"y.{layer}"), msg))
+            if self.neuron == "folded":  # Σ_p of the per-mode messages: mantissas 1 (exponent 0)
+                ones = np.ones((self.d_model, self.n_modes), np.int64)
+                groups.append(DenseGroup(f"{p}.reduction", reduction_matrix(ones),
+                                         weight_exp(0, self.exponents[f"x_msg.{layer}"],
+                                                    self.exponents[f"y.{layer}"]), msg))
+            else:
+                for part in ("c_re", "c_im"):
+                    groups.append(DenseGroup(f"{p}.{part}", reduction_matrix(t[f"{p}.{part}"] * live),
+                                             self.weight_exp(f"{p}.{part}", f"x_msg.{layer}", f"y.{layer}"), msg))
             groups.append(DenseGroup(f"{p}.d", np.diag(t[f"{p}.d"].astype(np.int64)),
                                      self.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}"), msg))
             groups.append(DenseGroup(f"mixers.{layer}", t[f"mixers.{layer}.weight"],
@@ -284,10 +307,12 @@ def check_network(net: FixedNetwork) -> None:
     w = net.widths
     if net.pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {net.pooling!r}")
+    if net.neuron not in NEURONS:
+        raise ValueError(f"neuron must be one of {NEURONS}, got {net.neuron!r}")
     for name in tensor_names(net.n_layers):
         if name not in net.tensors:
             raise ValueError(f"tensor {name!r} is missing")
-        bits, dtype = tensor_width(name, w)
+        bits, dtype = tensor_width(name, w, net.neuron)
         value = np.asarray(net.tensors[name])
         if value.dtype != dtype:
             raise ValueError(f"tensor {name!r} has dtype {value.dtype}, the spec wants {dtype}")
@@ -310,6 +335,8 @@ def check_network(net: FixedNetwork) -> None:
             raise ValueError(f"exponents of {p}.a_re/a_im must be −(coef − 1) = {-(w.coef - 1)}")
         if e[f"{p}.b_re"] != e[f"{p}.b_im"]:
             raise ValueError(f"exponents of {p}.b_re and {p}.b_im must be equal")
+        if net.neuron == "folded" and e[f"{p}.c_re"] != e[f"{p}.c_im"]:
+            raise ValueError(f"exponents of {p}.c_re and {p}.c_im must be equal (folded neuron)")
         shift_a, shift_b, shift_msg = net.s4d_shifts(layer)
         if shift_b < 0 or shift_msg < 0:
             raise ValueError(f"{p}: exponents give a negative shift (shift_b={shift_b}, shift_msg={shift_msg})")
@@ -347,7 +374,7 @@ def step(net: FixedNetwork, state: FixedState, sample) -> tuple[FixedState, dict
     """One token through the whole network with zero synaptic delay; `sample` is [B, d_input] integers.
 
     Returns the next state and every message of this token (for bit-exact comparisons), including 'logits'.
-    Synapse groups are evaluated as full Lava matrices (fan-out, block C-reduction, diagonal D).
+    Synapse groups are evaluated as full Lava matrices (fan-out, block C- or ones-reduction, diagonal D).
     """
     t, w = net.tensors, net.widths
     h, p_modes = net.d_model, net.n_modes
@@ -365,12 +392,17 @@ def step(net: FixedNetwork, state: FixedState, sample) -> tuple[FixedState, dict
                               t[f"{p}.b_re"], t[f"{p}.b_im"], shift_a, shift_b, w)
         new_re.append(x_re)
         new_im.append(x_im)
-        m_re = state_message(x_re, shift_msg, w).reshape(u.shape[0], h * p_modes)
-        m_im = state_message(x_im, shift_msg, w).reshape(u.shape[0], h * p_modes)
-        c_exp = {part: net.weight_exp(f"{p}.{part}", f"x_msg.{layer}", f"y.{layer}") for part in ("c_re", "c_im")}
-        acc = (dense(m_re, reduction_matrix(t[f"{p}.c_re"] * live), c_exp["c_re"])
-               + dense(m_im, reduction_matrix(t[f"{p}.c_im"] * live), c_exp["c_im"])
-               + dense(u, np.diag(t[f"{p}.d"].astype(np.int64)), net.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}")))
+        if net.neuron == "folded":
+            m = folded_message(x_re, x_im, t[f"{p}.c_re"], t[f"{p}.c_im"], shift_msg, w).reshape(-1, h * p_modes)
+            acc = dense(m, reduction_matrix(np.ones((h, p_modes), np.int64)),
+                        weight_exp(0, net.exponents[f"x_msg.{layer}"], net.exponents[f"y.{layer}"]))
+        else:
+            m_re = state_message(x_re, shift_msg, w).reshape(u.shape[0], h * p_modes)
+            m_im = state_message(x_im, shift_msg, w).reshape(u.shape[0], h * p_modes)
+            c_exp = {part: net.weight_exp(f"{p}.{part}", f"x_msg.{layer}", f"y.{layer}") for part in ("c_re", "c_im")}
+            acc = (dense(m_re, reduction_matrix(t[f"{p}.c_re"] * live), c_exp["c_re"])
+                   + dense(m_im, reduction_matrix(t[f"{p}.c_im"] * live), c_exp["c_im"]))
+        acc = acc + dense(u, np.diag(t[f"{p}.d"].astype(np.int64)), net.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}"))
         y = relu(acc, w)
         u = channel(dense(y, t[f"mixers.{layer}.weight"],
                           net.weight_exp(f"mixers.{layer}.weight", f"y.{layer}", f"u.{layer + 1}")),

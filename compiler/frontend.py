@@ -1,7 +1,8 @@
 """Frontend: an exported model's integer network → the IR graph (docs/fixed_point.md section 2, as nodes).
 
 The synapse groups, their mantissas and weight exponents come from `FixedNetwork.dense_groups`, so the
-graph carries exactly the arithmetic of the spec. The D group skips the S4D neurons, one hop shorter than
+graph carries exactly the arithmetic of the spec; the network's S4D neuron variant (split or folded) decides
+whether the S4D nodes feed two C groups from ports re/im or one ones group from port out. The D group skips the S4D neurons, one hop shorter than
 the C path, so it gets a one-step synaptic delay and both reach the ReLU neurons in the same step.
 """
 from __future__ import annotations
@@ -39,11 +40,15 @@ def from_network(net: fp.FixedNetwork) -> Graph:
         p = f"layers.{layer}"
         shift_a, shift_b, shift_msg = net.s4d_shifts(layer)
         connect(f"{p}.expansion", f"u.{layer}", f"x.{layer}", w.message)
+        folded = dict(variant="folded", c_re=t[f"{p}.c_re"], c_im=t[f"{p}.c_im"]) if net.neuron == "folded" else {}
         nodes.append(S4DStates(f"x.{layer}", net.d_model, net.n_modes, t[f"{p}.a_re"], t[f"{p}.a_im"],
                                t[f"{p}.b_re"], t[f"{p}.b_im"], shift_a, shift_b, shift_msg, w.coef, w.state,
-                               w.message))
-        connect(f"{p}.c_re", f"x.{layer}", f"y.{layer}", w.message, src_port="re")
-        connect(f"{p}.c_im", f"x.{layer}", f"y.{layer}", w.message, src_port="im")
+                               w.message, **folded))
+        if folded:
+            connect(f"{p}.reduction", f"x.{layer}", f"y.{layer}", w.message)
+        else:
+            connect(f"{p}.c_re", f"x.{layer}", f"y.{layer}", w.message, src_port="re")
+            connect(f"{p}.c_im", f"x.{layer}", f"y.{layer}", w.message, src_port="im")
         connect(f"{p}.d", f"u.{layer}", f"y.{layer}", w.message, delay=1)
         nodes.append(Graded(f"y.{layer}", net.d_model, w.message, relu=True))
         connect(f"mixers.{layer}", f"y.{layer}", f"u.{layer + 1}", w.message)
@@ -55,7 +60,7 @@ def from_network(net: fp.FixedNetwork) -> Graph:
     edges.append(Edge("logits", "output", w.state))
     order = _topological(nodes, edges)
     meta = {"widths": w.to_dict(), "pooling": net.pooling, "d_model": net.d_model, "n_modes": net.n_modes,
-            "n_layers": net.n_layers}
+            "n_layers": net.n_layers, "neuron": net.neuron}
     return Graph(tuple(order), tuple(edges), meta)
 
 

@@ -101,8 +101,13 @@ class S4DStates:
 
     Each step (docs/fixed_point.md section 4) neuron h·P + p takes its channel message u and updates
     x ← a·x + b̄·u with integer coefficients and floor shifts `shift_a`, `shift_b`, saturating the state to
-    `state_bits`; it then sends floor(x / 2**shift_msg) saturated to `message_bits`, for the real part on
-    output port "re" and the imaginary part on port "im".
+    `state_bits`. Then, saturated to `message_bits`:
+
+    - variant "split" sends floor(x / 2**shift_msg) twice per step, the real part on output port "re" and the
+      imaginary part on port "im" (C is applied by synapse groups);
+    - variant "folded" keeps c in the neuron (`c_re` = 2 Re c, `c_im` = −2 Im c, `coef_bits` wide) and sends
+      one message per step on port "out", floor((c_re·x_re + c_im·x_im) / 2**shift_msg) = 2·Re(c·x): half
+      the messages, two more multiplies per update.
     """
 
     name: str
@@ -119,16 +124,31 @@ class S4DStates:
     state_bits: int
     message_bits: int
     variant: str = "split"  # "split": messages re and im, C in synapses; "folded": one message Re(2·c·x)
+    c_re: np.ndarray | None = None  # folded only
+    c_im: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.variant not in S4D_VARIANTS:
             raise ValueError(f"S4D node {self.name!r}: variant {self.variant!r} is not one of {S4D_VARIANTS}")
-        for attr in ("a_re", "a_im", "b_re", "b_im"):
+        folded = self.variant == "folded"
+        if (self.c_re is None or self.c_im is None) == folded:
+            raise ValueError(f"S4D node {self.name!r}: c_re and c_im are needed by the folded variant only")
+        for attr in self.coefficients:
             value = _frozen_int_array(getattr(self, attr))
             if value.shape != (self.channels, self.modes):
                 raise ValueError(f"S4D node {self.name!r}: {attr} shape {value.shape} != "
                                  f"({self.channels}, {self.modes})")
             object.__setattr__(self, attr, value)
+
+    @property
+    def coefficients(self) -> tuple[str, ...]:
+        """Names of the per-neuron integer coefficients this variant keeps."""
+        return ("a_re", "a_im", "b_re", "b_im") + (("c_re", "c_im") if self.variant == "folded" else ())
+
+    @property
+    def ports(self) -> tuple[str, ...]:
+        """Output ports; each neuron sends one message per port per step."""
+        return ("out",) if self.variant == "folded" else ("re", "im")
 
     @property
     def size(self) -> int:

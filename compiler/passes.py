@@ -57,7 +57,7 @@ def check_widths(graph: Graph) -> Graph:
             if node.state_bits > rs.MAX_STATE_BITS:
                 raise WidthError(f"{where}: {node.state_bits}-bit state, a neuron variable has at most "
                                  f"{rs.MAX_STATE_BITS}")
-            for attr in ("a_re", "a_im", "b_re", "b_im"):
+            for attr in node.coefficients:
                 _check_range(where, getattr(node, attr), node.coef_bits, f"coefficients {attr}", True)
             if min(node.shift_a, node.shift_b, node.shift_msg) < 0:
                 raise WidthError(f"{where}: negative shift (a {node.shift_a}, b {node.shift_b}, "

@@ -74,6 +74,7 @@ def summary(c: Compiled) -> dict:
     t = c.traffic
     cap = c.allocation.work_cap
     return {
+        "neuron": c.graph.meta.get("neuron", "split"),
         "neurocores": len(c.allocation.cores),
         "chips": c.allocation.chips,
         "mode": c.schedule.mode,

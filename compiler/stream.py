@@ -22,6 +22,9 @@ class FixedStreamer:
     def __init__(self, net: fp.FixedNetwork, batch: int = 1):
         if not isinstance(batch, int) or batch < 1:
             raise ValueError(f"batch must be a positive integer, got {batch!r}")
+        if net.neuron != "split":
+            raise ValueError(f"the streaming runtime runs split S4D neurons; this network's are {net.neuron!r} "
+                             "(fixed_point.run and the JAX fixed mode run both)")
         self.net = net
         self.batch = batch
         self.d_input = int(net.tensors["encoder.weight"].shape[1])

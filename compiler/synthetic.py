@@ -16,8 +16,9 @@ from compiler import fixed_point as fp
 
 def random_network(d_input: int = 1, d_model: int = 8, d_state: int = 4, n_layers: int = 2,
                    n_classes: int = 3, pooling: str = "mean", seed: int = 0,
-                   weight_scale: int = 48) -> fp.FixedNetwork:
-    """A seeded random FixedNetwork; stable modes (|a| < 1), weights uniform in ±weight_scale."""
+                   weight_scale: int = 48, neuron: str = "split") -> fp.FixedNetwork:
+    """A seeded random FixedNetwork; stable modes (|a| < 1), weights uniform in ±weight_scale. A folded
+    network draws 16-bit c coefficients and an x_msg exponent at which its largest messages saturate."""
     rng = np.random.default_rng(seed)
     h, p = d_model, d_state // 2
 
@@ -26,6 +27,9 @@ def random_network(d_input: int = 1, d_model: int = 8, d_state: int = 4, n_layer
 
     def bias(n):
         return rng.integers(-2000, 2001, n).astype(np.int32)
+
+    def c_draw(*shape):  # 8-bit synaptic weights (split) or 16-bit neuron coefficients (folded)
+        return mantissa(*shape) if neuron == "split" else rng.integers(-4096, 4097, shape).astype(np.int32)
 
     tensors = {"encoder.weight": mantissa(h, d_input), "encoder.bias": bias(h),
                "decoder.weight": mantissa(n_classes, h), "decoder.bias": bias(n_classes)}
@@ -40,14 +44,16 @@ def random_network(d_input: int = 1, d_model: int = 8, d_state: int = 4, n_layer
             f"{pre}.a_re": np.round(a.real).astype(np.int32), f"{pre}.a_im": np.round(a.imag).astype(np.int32),
             f"{pre}.b_re": rng.integers(-1024, 1025, (h, p)).astype(np.int32),
             f"{pre}.b_im": rng.integers(-1024, 1025, (h, p)).astype(np.int32),
-            f"{pre}.c_re": mantissa(h, p), f"{pre}.c_im": mantissa(h, p), f"{pre}.d": mantissa(h),
+            f"{pre}.c_re": c_draw(h, p), f"{pre}.c_im": c_draw(h, p), f"{pre}.d": mantissa(h),
             f"mixers.{layer}.weight": mantissa(h, h), f"mixers.{layer}.bias": bias(h)})
         exponents.update({f"{pre}.a_re": -15, f"{pre}.a_im": -15, f"{pre}.b_re": -12, f"{pre}.b_im": -12,
                           f"{pre}.c_re": -7, f"{pre}.c_im": -7, f"{pre}.d": -7, f"mixers.{layer}.weight": -7,
                           f"mixers.{layer}.bias": -8, f"x.{layer}": -16, f"x_msg.{layer}": -8,
                           f"y.{layer}": -8})
+        if neuron == "folded":  # shift_msg = −10 − (−12 − 16) = 18
+            exponents.update({f"{pre}.c_re": -12, f"{pre}.c_im": -12, f"x_msg.{layer}": -10})
     exponents.update({f"u.{layer}": -8 for layer in range(n_layers + 1)})
-    return fp.FixedNetwork(n_layers, pooling, tensors, exponents)
+    return fp.FixedNetwork(n_layers, pooling, tensors, exponents, neuron=neuron)
 
 
 def random_inputs(net: fp.FixedNetwork, batch: int, length: int, seed: int = 0) -> np.ndarray:
@@ -76,7 +82,8 @@ def write_exported(net: fp.FixedNetwork, path, task: str | None = None, samples=
     manifest = {
         "format_version": FORMAT_VERSION, "architecture": arch, "task": task, "meta": {},
         "input": {"dtype": "uint8", "min": 0, "max": (1 << net.widths.input) - 1, "exponent": net.exponents["input"]},
-        "fixed_point": {"widths": net.widths.to_dict(), "exponents": {k: int(v) for k, v in net.exponents.items()}},
+        "fixed_point": {"widths": net.widths.to_dict(), "exponents": {k: int(v) for k, v in net.exponents.items()},
+                        "neuron": net.neuron},
         "quantization": {"method": "random"},
         "tensors": {name: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": tensor_sha256(a)}
                     for name, a in net.tensors.items()},

@@ -52,7 +52,7 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
                   max_chips: int = MAX_CHIPS, cores: int | None = None, sweep: bool = False,
                   plot: Path | None = None, activity: int = 1, simulate: int = 0, inputs: Path | None = None,
                   data_dir: Path | None = None, out: Path | None = None, force: bool = False,
-                  progress: bool = False) -> CompileReport:
+                  progress: bool = False, neuron: str | None = None) -> CompileReport:
     """Map MODEL onto Loihi 2 neurocores (objective "latency": the per-core work budget calibrated to the paper,
     or "cores": fewest; `cores` spreads it over N). `activity` test sequences measure how often values are
     non-zero (0: assume all are); `sweep` maps over a range of core counts, `plot` draws that sweep to a PNG;
@@ -66,7 +66,7 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
     from compiler.outputs import check_out_dir
     from compiler.pipeline import OUTPUT_FILES, compile_graph, summary, sweep as sweep_points, write_outputs
     from s4d import samples
-    from s4d.resolve import exported_dir
+    from s4d.resolve import exported_dir, exported_for_neuron
 
     for name, value, low in (("simulate", simulate, 0), ("activity", activity, 0), ("max_chips", max_chips, 1),
                              ("cores", cores, 1)):
@@ -78,7 +78,7 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
         check_out_dir(Path(out), OUTPUT_FILES, force)  # refused before anything runs
     with tempfile.TemporaryDirectory(prefix="s4d-compile-") as scratch:
         directory = exported_dir(str(model), Path(scratch))
-        exported = load_exported(directory)
+        exported = load_exported(exported_for_neuron(directory, neuron, Path(scratch), data_dir))
         graph = from_exported(exported)
         rates, measured_on = None, None
         if activity:

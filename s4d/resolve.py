@@ -6,6 +6,7 @@ and the JAX half, so the libraries below never import each other.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -39,4 +40,23 @@ def exported_dir(model: str, scratch: Path) -> Path:
     if done.returncode != 0 or not (out / MANIFEST).is_file():
         why = (done.stderr.strip().splitlines() or ["no exported model was written"])[-1]
         raise ValueError(f"{path} is neither an exported model nor a checkpoint `s4d export` can export: {why}")
+    return out
+
+
+def exported_for_neuron(directory: Path, neuron: str | None, scratch: Path, data_dir: Path | None = None) -> Path:
+    """`directory` (an exported model) if its S4D neuron variant is `neuron` or `neuron` is None, else a PTQ of
+    its float params for that variant, exported into `scratch` by `s4d export --neuron` in a child process
+    (calibration reads the task's training split; this process never loads JAX)."""
+    if neuron is None:
+        return directory
+    spec = json.loads((directory / MANIFEST).read_text()).get("fixed_point", {})
+    if spec.get("neuron", "split") == neuron:
+        return directory
+    out = scratch / f"export-{neuron}"
+    command = [sys.executable, "-m", "s4d.cli", "export", str(directory), "--neuron", neuron, "--out", str(out)]
+    done = subprocess.run(command + (["--data-dir", str(data_dir)] if data_dir else []), capture_output=True,
+                          text=True)
+    if done.returncode != 0 or not (out / MANIFEST).is_file():
+        why = (done.stderr.strip().splitlines() or ["no exported model was written"])[-1]
+        raise ValueError(f"cannot quantize {directory} for the {neuron} S4D neuron: {why}")
     return out

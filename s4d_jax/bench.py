@@ -1,62 +1,95 @@
-"""Throughput of s4d-67k on this machine, printed as one JSON object.
+"""Throughput on this machine, as one JSON-ready dict (`s4d bench --json`, or `make bench`).
 
-Measures, side by side in one run: a training step (batch 50, L=784, AdamW) in conv and scan mode,
-inference (batch 256, conv mode), and streaming latency per token through the whole network (batch 1 and 64)
-for the compiled streaming runtime (s4d_jax.streaming) beside a jitted JAX call per token.
+Per model size, at its task's shape (s4d-67k: sMNIST, 784 tokens × 1 channel; s4d-265k: sCIFAR, 1024 × 3):
+the real training step (`train.make_train_step`: AdamW + Adam groups, clipping, donated state) at batch 50
+in conv and scan mode, and inference (conv mode, batch 100). For s4d-67k also streaming latency per token
+through the whole network (batch 1 and 64): the compiled float runtime (s4d_jax.streaming) beside a jitted
+JAX call per token, and the fixed-point runtime when the caller supplies one.
 
-    s4d bench [--preset s4d-67k] [--repeats 5]     (or: make bench)
+Timing: one warm-up call (compilation) each, then `repeats` rounds in which every measured function runs
+once in turn, so that load from other processes falls on all of them alike. Best and median are reported:
+the best is the least disturbed figure, the median the typical one on a shared machine.
 """
 from __future__ import annotations
 
 import os
+import platform
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from s4d_jax.config import preset
 from s4d_jax.model import S4DClassifier, init_params
 from s4d_jax.streaming import StreamingClassifier
 
+TRAIN_BATCH = 50
+INFERENCE_BATCH = 100
+STREAM_BATCHES = (1, 64)
 
-def _best_seconds(fn, repeats: int) -> float:
-    """Best of `repeats` timed calls after one warm-up (compilation); the best is the least disturbed."""
-    jax.block_until_ready(fn())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+
+@dataclass(frozen=True)
+class Shape:
+    """The task shape a size is benchmarked at."""
+
+    task: str
+    length: int
+    channels: int
+    n_classes: int = 10
+
+
+SHAPES = {"s4d-67k": Shape("smnist", 784, 1), "s4d-265k": Shape("scifar", 1024, 3)}
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Seconds per call of each function: one warm-up each, then `repeats` round-robin rounds."""
+    for fn in fns.values():
         jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            jax.block_until_ready(fn())
+            times[name].append(time.perf_counter() - start)
+    return times
 
 
-def train_samples_per_s(config, params, mode: str, batch: int, length: int, repeats: int) -> float:
-    model = S4DClassifier(config)
-    optimizer = optax.adamw(1e-3, weight_decay=0.01)
-    opt_state = optimizer.init(params)
-    x = jax.random.uniform(jax.random.PRNGKey(0), (batch, length, config.d_input))
-    y = jnp.arange(batch) % config.n_classes
-
-    @jax.jit
-    def step(params, opt_state):
-        def loss(p):
-            logits = model.apply({"params": p}, x, mode)
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-        grads = jax.grad(loss)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state
-
-    return batch / _best_seconds(lambda: step(params, opt_state), repeats)
+def rate(items: int, seconds: list[float]) -> dict:
+    """{best, median} items per second."""
+    return {"best": round(items / min(seconds), 1), "median": round(items / float(np.median(seconds)), 1)}
 
 
-def inference_samples_per_s(config, params, batch: int, length: int, repeats: int) -> float:
-    model = S4DClassifier(config)
-    x = jax.random.uniform(jax.random.PRNGKey(0), (batch, length, config.d_input))
-    forward = jax.jit(lambda p, x: model.apply({"params": p}, x, "conv"))
-    return batch / _best_seconds(lambda: forward(params, x), repeats)
+def train_step_fn(size: str, mode: str, batch: int = TRAIN_BATCH) -> Callable[[], object]:
+    """One real training step per call, carrying its (donated) state from call to call."""
+    from s4d_jax.train import TrainConfig, init_state, make_train_step, optimizer
+
+    shape = SHAPES[size]
+    cfg = TrainConfig(task=shape.task, preset=size, batch_size=batch, mode=mode)
+    config = cfg.model_config()
+    tx = optimizer(cfg, steps_per_epoch=1000)
+    step = make_train_step(config, tx, mode)
+    state = {"state": init_state(config, tx, seed=0)}
+    x = jax.random.uniform(jax.random.PRNGKey(0), (batch, shape.length, shape.channels))
+    y = jnp.arange(batch) % shape.n_classes
+
+    def call():
+        state["state"], loss, _ = step(state["state"], x, y)
+        return loss
+
+    call.state = state  # the live training state (parameters, optimizer), for callers that inspect it
+    return call
+
+
+def inference_fn(size: str, batch: int = INFERENCE_BATCH) -> Callable[[], object]:
+    shape = SHAPES[size]
+    config = preset(size, d_input=shape.channels, n_classes=shape.n_classes)
+    params = init_params(config)
+    x = jax.random.uniform(jax.random.PRNGKey(0), (batch, shape.length, shape.channels))
+    forward = jax.jit(lambda p, x: S4DClassifier(config).apply({"params": p}, x, "conv"))
+    return lambda: forward(params, x)
 
 
 def jax_stream_us_per_token(config, params, batch: int, tokens: int) -> float:
@@ -82,23 +115,58 @@ def compiled_stream_us_per_token(config, params, batch: int, tokens: int) -> flo
     return (time.perf_counter() - start) / tokens * 1e6
 
 
-def run(preset_name: str = "s4d-67k", length: int = 784, repeats: int = 5) -> dict:
-    config = preset(preset_name)
-    params = init_params(config)
-    return {
-        "preset": preset_name,
-        "length": length,
-        "cpu_count": os.cpu_count(),
-        "jax": jax.__version__,
-        "devices": jax.device_count(),
-        "train_samples_per_s": {
-            mode: round(train_samples_per_s(config, params, mode, 50, length, repeats), 1) for mode in ("conv", "scan")
-        },
-        "inference_samples_per_s": round(inference_samples_per_s(config, params, 256, length, repeats), 1),
-        "stream_us_per_token": {
-            str(batch): round(compiled_stream_us_per_token(config, params, batch, 2000), 1) for batch in (1, 64)
-        },
-        "stream_us_per_token_jax_jit": {
-            str(batch): round(jax_stream_us_per_token(config, params, batch, 500), 1) for batch in (1, 64)
-        },
+def machine() -> dict:
+    import jaxlib
+
+    device = jax.devices()[0]
+    return {"cpu_count": os.cpu_count(), "cpu": _cpu_model(), "python": platform.python_version(),
+            "jax": jax.__version__, "jaxlib": jaxlib.__version__, "backend": jax.default_backend(),
+            "device_kind": device.device_kind, "device_count": jax.device_count()}
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor()
+
+
+def run(sizes=tuple(SHAPES), modes=("conv", "scan"), repeats: int = 5, stream: bool = True,
+        fixed_stream: Callable[[object, object, int, int], float] | None = None,
+        fixed_unavailable: str = "no fixed-point streaming runtime was supplied") -> dict:
+    """The benchmark as one dict. `fixed_stream(config, params, batch, tokens) → µs/token`, if given, times
+    the fixed-point streaming runtime (it lives outside s4d_jax, so the application layer passes it in)."""
+    unknown = [s for s in sizes if s not in SHAPES]
+    if unknown or not sizes:
+        raise ValueError(f"unknown size {unknown[0] if unknown else '(none)'}; choose from {sorted(SHAPES)}")
+    if repeats < 1:
+        raise ValueError(f"--repeats must be positive, got {repeats}")
+    result = {
+        "machine": machine(),
+        "statistic": {"repeats": repeats, "reported": "best and median of the timed repeats after one warm-up; "
+                      "measurements interleaved round-robin"},
+        "shapes": {s: {"task": SHAPES[s].task, "length": SHAPES[s].length, "channels": SHAPES[s].channels,
+                       "train_batch": TRAIN_BATCH, "inference_batch": INFERENCE_BATCH} for s in sizes},
+        "train_samples_per_s": {},
+        "inference_samples_per_s": {},
     }
+    for size in sizes:
+        fns = {mode: train_step_fn(size, mode) for mode in modes}
+        fns["inference"] = inference_fn(size)
+        times = interleaved(fns, repeats)
+        result["train_samples_per_s"][size] = {mode: rate(TRAIN_BATCH, times[mode]) for mode in modes}
+        result["inference_samples_per_s"][size] = rate(INFERENCE_BATCH, times["inference"])
+    if stream:
+        config = preset("s4d-67k")
+        params = init_params(config)
+        result["stream_us_per_token"] = {"s4d-67k": {
+            "float": {str(b): round(compiled_stream_us_per_token(config, params, b, 2000), 1) for b in STREAM_BATCHES},
+            "float_jax_jit": {str(b): round(jax_stream_us_per_token(config, params, b, 300), 1)
+                              for b in STREAM_BATCHES},
+            "fixed": None if fixed_stream is None else
+            {str(b): round(fixed_stream(config, params, b, 2000), 1) for b in STREAM_BATCHES},
+        }}
+        if fixed_stream is None:
+            result["stream_us_per_token"]["s4d-67k"]["fixed_unavailable"] = fixed_unavailable
+    return result

@@ -33,8 +33,11 @@ LOGITS_FNS["fixed"] = fixed.logits_builder  # integer network; its "params" is a
 
 
 def data_mesh() -> jax.sharding.Mesh:
-    """A one-axis mesh over all local devices: batches are split along it, parameters replicated."""
-    return jax.make_mesh((jax.local_device_count(),), ("data",))
+    """A one-axis mesh over this process's devices: batches are split along it, parameters replicated.
+
+    Local on purpose: in a multi-process job every process evaluates on its own devices.
+    """
+    return jax.sharding.Mesh(np.array(jax.local_devices()), ("data",))
 
 
 def shard_batch(mesh: jax.sharding.Mesh, *arrays: np.ndarray):

@@ -17,7 +17,7 @@ import numpy as np
 
 from s4d_jax.config import ModelConfig
 from s4d_jax.files import staged_directory, write_npz
-from s4d_jax.fixed import INPUT_SCALE, QuantizedModel, Widths
+from s4d_jax.fixed import INPUT_SCALE, NEURONS, QuantizedModel, Widths
 from s4d_jax.param_tree import check_architecture, flatten_params, unflatten_params
 
 FORMAT_VERSION = 1
@@ -46,8 +46,10 @@ def _derived(q: QuantizedModel) -> dict:
     for layer in range(n):
         p = f"layers.{layer}"
         groups[f"{p}.expansion"] = -1
-        groups[f"{p}.c_re"] = q.weight_exp(f"{p}.c_re", f"x_msg.{layer}", f"y.{layer}")
-        groups[f"{p}.c_im"] = q.weight_exp(f"{p}.c_im", f"x_msg.{layer}", f"y.{layer}")
+        if q.neuron == "folded":
+            groups[f"{p}.reduction"] = q.reduction_exps(layer)[0]
+        else:
+            groups[f"{p}.c_re"], groups[f"{p}.c_im"] = q.reduction_exps(layer)
         groups[f"{p}.d"] = q.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}")
         groups[f"mixers.{layer}"] = q.weight_exp(f"mixers.{layer}.weight", f"y.{layer}", f"u.{layer + 1}")
         shift_a, shift_b, shift_msg = q.s4d_shifts(layer)
@@ -71,7 +73,7 @@ def write_exported(out: str | os.PathLike, q: QuantizedModel, float_params, *, t
         "meta": meta or {},
         "input": {"dtype": "uint8", "min": 0, "max": (1 << q.widths.input) - 1,
                   "exponent": int(q.exponents["input"]), "float_scale": INPUT_SCALE},
-        "fixed_point": {"widths": q.widths.to_dict(),
+        "fixed_point": {"widths": q.widths.to_dict(), "neuron": q.neuron,
                         "exponents": {k: int(v) for k, v in sorted(q.exponents.items())},
                         "derived": _derived(q)},
         "quantization": quantization or {},
@@ -142,4 +144,8 @@ def load_quantized(path: str | os.PathLike) -> QuantizedModel:
     config = ModelConfig.from_dict(manifest["architecture"])
     spec = manifest["fixed_point"]
     ints = {k: v for k, v in tensors.items() if not k.startswith(FLOAT_PREFIX)}
-    return QuantizedModel(config, ints, {k: int(v) for k, v in spec["exponents"].items()}, Widths(**spec["widths"]))
+    neuron = spec.get("neuron", "split")  # absent before the folded neuron existed
+    if neuron not in NEURONS:
+        raise ValueError(f"{path / MANIFEST}: field fixed_point.'neuron' must be one of {NEURONS}, got {neuron!r}")
+    return QuantizedModel(config, ints, {k: int(v) for k, v in spec["exponents"].items()}, Widths(**spec["widths"]),
+                          neuron)

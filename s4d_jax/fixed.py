@@ -19,6 +19,7 @@ import numpy as np
 from s4d_jax.config import ModelConfig
 
 INPUT_SCALE = 1.0 / 255.0  # the float model sees pixel / 255; the fixed network sees the pixel
+NEURONS = ("split", "folded")  # S4D neuron variants, docs/fixed_point.md §4
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class QuantizedModel:
     tensors: Mapping[str, np.ndarray]
     exponents: Mapping[str, int]
     widths: Widths = field(default_factory=Widths)
+    neuron: str = "split"  # one of NEURONS
 
     def weight_exp(self, weight: str, source: str, target: str) -> int:
         """Lava Dense weight_exp: Σ(2m)·s is worth 2^(e_w + e_in − 1) per unit."""
@@ -51,21 +53,32 @@ class QuantizedModel:
         return int(e[weight]) + int(e[source]) - 1 - int(e[target])
 
     def s4d_shifts(self, layer: int) -> tuple[int, int, int]:
-        """(shift_a, shift_b, shift_msg) of a layer's S4D neurons."""
+        """(shift_a, shift_b, shift_msg) of a layer's S4D neurons; shift_msg takes the state (split) or the
+        product c·x (folded) to the message exponent x_msg."""
         e = self.exponents
+        product = int(e[f"x.{layer}"]) + (int(e[f"layers.{layer}.c_re"]) if self.neuron == "folded" else 0)
         return (-int(e[f"layers.{layer}.a_re"]),
                 int(e[f"x.{layer}"]) - int(e[f"layers.{layer}.b_re"]) - int(e[f"u.{layer}"]),
-                int(e[f"x_msg.{layer}"]) - int(e[f"x.{layer}"]))
+                int(e[f"x_msg.{layer}"]) - product)
+
+    def reduction_exps(self, layer: int) -> tuple[int, int]:
+        """Lava weight_exp of the groups that sum a layer's S4D messages into y: (c_re, c_im) of the split
+        neuron; the folded neuron's single ones group (mantissa 1 at exponent 0) twice."""
+        x_msg, y = f"x_msg.{layer}", f"y.{layer}"
+        if self.neuron == "folded":
+            ones = int(self.exponents[x_msg]) - 1 - int(self.exponents[y])
+            return ones, ones
+        return (self.weight_exp(f"layers.{layer}.c_re", x_msg, y), self.weight_exp(f"layers.{layer}.c_im", x_msg, y))
 
 
 def _flatten(q: QuantizedModel):
     names = tuple(sorted(q.tensors))
-    return [q.tensors[k] for k in names], (q.config, names, tuple(sorted(q.exponents.items())), q.widths)
+    return [q.tensors[k] for k in names], (q.config, names, tuple(sorted(q.exponents.items())), q.widths, q.neuron)
 
 
 def _unflatten(aux, leaves) -> QuantizedModel:
-    config, names, exponents, widths = aux
-    return QuantizedModel(config, dict(zip(names, leaves)), dict(exponents), widths)
+    config, names, exponents, widths, neuron = aux
+    return QuantizedModel(config, dict(zip(names, leaves)), dict(exponents), widths, neuron)
 
 
 # A pytree, so that code moving parameters between devices (evaluate.replicate) can carry a quantized model.
@@ -107,14 +120,14 @@ def _plan(q: QuantizedModel, narrow: bool) -> tuple[dict, dict]:
         p = f"layers.{layer}"
         for k in ("a_re", "a_im", "b_re", "b_im"):
             arrays[f"{layer}.{k}"] = t[f"{p}.{k}"]
-        arrays[f"{layer}.c_re"] = 2 * np.asarray(t[f"{p}.c_re"], np.int64)
-        arrays[f"{layer}.c_im"] = 2 * np.asarray(t[f"{p}.c_im"], np.int64)
+        # split: Lava weights 2·m of the C groups; folded: the neuron's own coefficients
+        scale = 1 if q.neuron == "folded" else 2
+        arrays[f"{layer}.c_re"] = scale * np.asarray(t[f"{p}.c_re"], np.int64)
+        arrays[f"{layer}.c_im"] = scale * np.asarray(t[f"{p}.c_im"], np.int64)
         arrays[f"{layer}.d"] = 2 * np.asarray(t[f"{p}.d"], np.int64)
         arrays[f"{layer}.mix"] = 2 * np.asarray(t[f"mixers.{layer}.weight"], np.int64).T
         arrays[f"{layer}.mix_b"] = t[f"mixers.{layer}.bias"]
-        static["layers"].append(q.s4d_shifts(layer) + (
-            q.weight_exp(f"{p}.c_re", f"x_msg.{layer}", f"y.{layer}"),
-            q.weight_exp(f"{p}.c_im", f"x_msg.{layer}", f"y.{layer}"),
+        static["layers"].append(q.s4d_shifts(layer) + q.reduction_exps(layer) + (
             q.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}"),
             q.weight_exp(f"mixers.{layer}.weight", f"y.{layer}", f"u.{layer + 1}")))
     per_mode = ("a_re", "a_im", "b_re", "b_im", "c_re", "c_im")
@@ -136,9 +149,11 @@ def _rotate(a_re, a_im, x_re, x_im, shift_a: int):
     return (p_hi + (p_lo >> 12)) >> (shift_a - 12)
 
 
-def int32_exact(widths: Widths, shift_a: int) -> bool:
-    """Whether the int32 split of `_rotate` is exact for these widths (true for the default spec)."""
-    return widths.state <= 24 and widths.coef <= 16 and widths.message <= 16 and shift_a >= 12
+def int32_exact(widths: Widths, shift_a: int, shift_msg: int | None = None) -> bool:
+    """Whether the int32 split of `_rotate` is exact for these widths (true for the default spec); a folded
+    neuron (`shift_msg` given) also uses it for its message c·x."""
+    return (widths.state <= 24 and widths.coef <= 16 and widths.message <= 16 and shift_a >= 12
+            and (shift_msg is None or shift_msg >= 12))
 
 
 def _s4d_update(arrays, layer: int, x_re, x_im, u, sa: int, sb: int, widths: Widths, narrow: bool):
@@ -157,7 +172,28 @@ def _s4d_update(arrays, layer: int, x_re, x_im, u, sa: int, sb: int, widths: Wid
             _sat(rot_im + _shift(b_im * uu, sb), widths.state))
 
 
-def _layer(arrays, layer: int, shifts, widths: Widths, narrow: bool, u):
+def _messages(arrays, layer: int, x_re, x_im, sm: int, w_cre: int, w_cim: int, widths: Widths, narrow: bool,
+              folded: bool):
+    """The S4D neurons' messages summed into channel inputs [B, H] (int64), through Lava's reduction groups.
+
+    split: Σ_p 2c_re·floor(x_re/2^sm) and Σ_p 2c_im·floor(x_im/2^sm), each shifted by its weight_exp.
+    folded: per mode o = sat(floor((c_re·x_re + c_im·x_im) / 2^sm)) (`_rotate` with −c_im when narrow), then
+    the ones group: Σ_p 2·o shifted by its weight_exp. Σ_p fits int32 by the accumulator bound (§3).
+    """
+    import jax.numpy as jnp
+
+    msg = widths.message
+    c_re, c_im = arrays[f"{layer}.c_re"], arrays[f"{layer}.c_im"]
+    if folded:
+        product = (_rotate(c_re, -c_im, x_re, x_im, sm) if narrow else _shift(c_re * x_re + c_im * x_im, sm))
+        o = _sat(product, msg)
+        return _shift(2 * jnp.sum(o, -1).astype(jnp.int64), -w_cre)
+    m_re, m_im = _sat(_shift(x_re, sm), msg), _sat(_shift(x_im, sm), msg)
+    return (_shift(jnp.sum(m_re * c_re, -1).astype(jnp.int64), -w_cre)
+            + _shift(jnp.sum(m_im * c_im, -1).astype(jnp.int64), -w_cim))
+
+
+def _layer(arrays, layer: int, shifts, widths: Widths, narrow: bool, folded: bool, u):
     """One S4D layer over a whole chunk, u [L, B, H] → next channel messages [L, B, H].
 
     Layers are feed-forward and causal, so running them one after another over all tokens gives the same
@@ -169,15 +205,10 @@ def _layer(arrays, layer: int, shifts, widths: Widths, narrow: bool, u):
 
     sa, sb, sm, w_cre, w_cim, w_d, w_mix = shifts
     msg, umsg = widths.message, (1 << widths.message) - 1
-    c_re, c_im = arrays[f"{layer}.c_re"], arrays[f"{layer}.c_im"]
 
     def step(state, u_t):
         x_re, x_im = _s4d_update(arrays, layer, *state, u_t, sa, sb, widths, narrow)
-        m_re, m_im = _sat(_shift(x_re, sm), msg), _sat(_shift(x_im, sm), msg)
-        # Σ_p fits int32 by the accumulator bound of the group (docs/fixed_point.md §3)
-        acc = (_shift(jnp.sum(m_re * c_re, -1).astype(jnp.int64), -w_cre)
-               + _shift(jnp.sum(m_im * c_im, -1).astype(jnp.int64), -w_cim))
-        return (x_re, x_im), acc
+        return (x_re, x_im), _messages(arrays, layer, x_re, x_im, sm, w_cre, w_cim, widths, narrow, folded)
 
     h, p = arrays[f"{layer}.a_re"].shape
     zeros = jnp.zeros((u.shape[1], h, p), jnp.int32 if narrow else jnp.int64)
@@ -187,7 +218,7 @@ def _layer(arrays, layer: int, shifts, widths: Widths, narrow: bool, u):
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(static_key, widths: Widths, accumulate: bool, per_token: bool, narrow: bool):
+def _compiled(static_key, widths: Widths, accumulate: bool, per_token: bool, narrow: bool, folded: bool):
     """The jitted network for one set of static shifts: inputs [B, L, C] → logits (docs/fixed_point.md §2)."""
     import jax
     import jax.numpy as jnp
@@ -197,7 +228,7 @@ def _compiled(static_key, widths: Widths, accumulate: bool, per_token: bool, nar
     def run(arrays, inputs):
         u = _sat(_dense(jnp.swapaxes(inputs, 0, 1), arrays["enc"], enc_exp) + arrays["enc_b"], widths.message)
         for layer, shifts in enumerate(layers):
-            u = _layer(arrays, layer, shifts, widths, narrow, u)
+            u = _layer(arrays, layer, shifts, widths, narrow, folded, u)
         terms = _dense(u, arrays["dec"], dec_exp) + arrays["dec_b"]  # [L, B, classes]
         if accumulate:  # the saturating running sum of the readout neuron
             z_last, zs = jax.lax.scan(lambda z, term: (_sat(z + term, widths.state),) * 2,
@@ -227,7 +258,9 @@ def run(q: QuantizedModel, inputs, *, per_token: bool = False, chunk: int = 32,
         raise ValueError(f"inputs must be [batch, length, {q.config.d_input}] integers, got shape {inputs.shape}")
     if inputs.size and (inputs.min() < 0 or inputs.max() > (1 << q.widths.input) - 1):
         raise ValueError(f"inputs must be integers in [0, {(1 << q.widths.input) - 1}]")
-    exact = all(int32_exact(q.widths, q.s4d_shifts(layer)[0]) for layer in range(q.config.n_layers))
+    folded = q.neuron == "folded"
+    exact = all(int32_exact(q.widths, shift_a, shift_msg if folded else None)
+                for shift_a, _, shift_msg in map(q.s4d_shifts, range(q.config.n_layers)))
     if narrow and not exact:
         raise ValueError("the int32 state path is not exact for these widths")
     narrow = exact if narrow is None else narrow
@@ -238,7 +271,7 @@ def run(q: QuantizedModel, inputs, *, per_token: bool = False, chunk: int = 32,
     chunk = max(1, -(-n // max(workers, -(-n // chunk))))  # ≤ chunk, and at least one chunk per core
     padded = np.zeros((-(-n // chunk) * chunk,) + inputs.shape[1:], np.int64)
     padded[:n] = inputs
-    fn = _compiled(key, q.widths, q.config.pooling == "mean", per_token, narrow)
+    fn = _compiled(key, q.widths, q.config.pooling == "mean", per_token, narrow, folded)
     with enable_x64():
         device_arrays = jax.device_put(arrays)
 
@@ -267,7 +300,7 @@ def logits_builder(config: ModelConfig, model) -> Callable:
     if not isinstance(model, QuantizedModel):
         raise ValueError("fixed mode needs a quantized model (an exported directory, or PTQ on the float model)")
     model = QuantizedModel(model.config, {k: np.asarray(v) for k, v in model.tensors.items()},
-                           dict(model.exponents), model.widths)
+                           dict(model.exponents), model.widths, model.neuron)
 
     def logits(x) -> np.ndarray:
         x = np.asarray(x)

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from s4d_jax.config import ModelConfig
-from s4d_jax.fixed import INPUT_SCALE, QuantizedModel, Widths, pixels
+from s4d_jax.fixed import INPUT_SCALE, NEURONS, QuantizedModel, Widths, pixels
 
 STATE_TO_MESSAGE_SHIFT = 8  # an S4D neuron sends the top `message` bits of its 24-bit state
 
@@ -70,6 +70,12 @@ def quantize_tensor(values: np.ndarray, exponent: int, low: int, high: int) -> n
 Stats = dict
 
 
+def _pairs_with(leaf: str, neuron: str) -> bool:
+    """Whether a per-mode tensor is a 16-bit neuron coefficient sharing one exponent with its re/im partner
+    (b̄ always; c in the folded neuron), rather than an 8-bit synaptic weight."""
+    return leaf in ("b_re", "b_im") or (neuron == "folded" and leaf in ("c_re", "c_im"))
+
+
 def activation_limits(widths: Widths, name: str) -> int:
     kind = name.split(".")[0]
     if kind in ("u", "x_msg"):
@@ -88,12 +94,16 @@ def activation_exponents(config: ModelConfig, stats: Stats, widths: Widths = Wid
     return out
 
 
-def quantize(config: ModelConfig, params, act_exponents: dict, widths: Widths = Widths()) -> QuantizedModel:
+def quantize(config: ModelConfig, params, act_exponents: dict, widths: Widths = Widths(),
+             neuron: str = "split") -> QuantizedModel:
     """The integer network for float `params` and activation exponents (from `activation_exponents`).
 
     Weight exponents come from each tensor's largest magnitude. Activation exponents are raised where needed
-    so that every Lava weight_exp is ≤ 0 and every S4D shift is ≥ 0 (docs/fixed_point.md §3, §4).
+    so that every Lava weight_exp is ≤ 0 and every S4D shift is ≥ 0 (docs/fixed_point.md §3, §4). The split
+    neuron sends the top bits of its state (x_msg = x + 8); the folded one sends c·x at the calibrated x_msg.
     """
+    if neuron not in NEURONS:
+        raise ValueError(f"neuron must be one of {NEURONS}, got {neuron!r}")
     f = float_tensors(config, params, np)
     wmax, cmax = signed_max(widths.weight), signed_max(widths.coef)
     e, t = {}, {}
@@ -105,6 +115,12 @@ def quantize(config: ModelConfig, params, act_exponents: dict, widths: Widths = 
     def act(name, *floors):
         e[name] = max([int(act_exponents[name])] + [int(v) for v in floors])
 
+    def coefficient(stem):  # a 16-bit neuron coefficient pair (re, im) with one exponent
+        big = max(float(np.abs(f[f"{stem}_re"]).max()), float(np.abs(f[f"{stem}_im"]).max()))
+        e[f"{stem}_re"] = e[f"{stem}_im"] = exponent_for(big, cmax)
+        for part in ("re", "im"):
+            t[f"{stem}_{part}"] = quantize_tensor(f[f"{stem}_{part}"], e[f"{stem}_re"], -cmax, cmax).astype(np.int32)
+
     e["input"] = int(act_exponents.get("input", 0))
     weight("encoder.weight")
     act("u.0", e["encoder.weight"] + e["input"] - 1)
@@ -113,16 +129,19 @@ def quantize(config: ModelConfig, params, act_exponents: dict, widths: Widths = 
         e[f"{p}.a_re"] = e[f"{p}.a_im"] = -(widths.coef - 1)
         for part in ("a_re", "a_im"):
             t[f"{p}.{part}"] = quantize_tensor(f[f"{p}.{part}"], -(widths.coef - 1), -cmax, cmax).astype(np.int32)
-        b_max = max(float(np.abs(f[f"{p}.b_re"]).max()), float(np.abs(f[f"{p}.b_im"]).max()))
-        e[f"{p}.b_re"] = e[f"{p}.b_im"] = exponent_for(b_max, cmax)
-        for part in ("b_re", "b_im"):
-            t[f"{p}.{part}"] = quantize_tensor(f[f"{p}.{part}"], e[f"{p}.b_re"], -cmax, cmax).astype(np.int32)
+        coefficient(f"{p}.b")
         act(f"x.{layer}", e[f"{p}.b_re"] + e[f"u.{layer}"])
-        e[f"x_msg.{layer}"] = e[f"x.{layer}"] + STATE_TO_MESSAGE_SHIFT
-        for part in ("c_re", "c_im", "d"):
-            weight(f"{p}.{part}")
-        act(f"y.{layer}", e[f"{p}.c_re"] + e[f"x_msg.{layer}"] - 1, e[f"{p}.c_im"] + e[f"x_msg.{layer}"] - 1,
-            e[f"{p}.d"] + e[f"u.{layer}"] - 1)
+        weight(f"{p}.d")
+        if neuron == "folded":  # c in the neuron; the ones group has mantissa 1 at exponent 0
+            coefficient(f"{p}.c")
+            act(f"x_msg.{layer}", e[f"{p}.c_re"] + e[f"x.{layer}"])
+            act(f"y.{layer}", e[f"x_msg.{layer}"] - 1, e[f"{p}.d"] + e[f"u.{layer}"] - 1)
+        else:
+            e[f"x_msg.{layer}"] = e[f"x.{layer}"] + STATE_TO_MESSAGE_SHIFT
+            weight(f"{p}.c_re")
+            weight(f"{p}.c_im")
+            act(f"y.{layer}", e[f"{p}.c_re"] + e[f"x_msg.{layer}"] - 1, e[f"{p}.c_im"] + e[f"x_msg.{layer}"] - 1,
+                e[f"{p}.d"] + e[f"u.{layer}"] - 1)
         weight(f"mixers.{layer}.weight")
         act(f"u.{layer + 1}", e[f"mixers.{layer}.weight"] + e[f"y.{layer}"] - 1)
     weight("decoder.weight")
@@ -132,7 +151,7 @@ def quantize(config: ModelConfig, params, act_exponents: dict, widths: Widths = 
             (f"mixers.{layer}.bias", f"u.{layer + 1}") for layer in range(config.n_layers)]:
         e[bias] = e[target]
         t[bias] = quantize_tensor(f[bias], e[target], -smax, smax).astype(np.int32)
-    return QuantizedModel(config, t, e, widths)
+    return QuantizedModel(config, t, e, widths, neuron)
 
 
 # --- the float mirror of the integer network (calibration and QAFT) ------------------------------------------
@@ -152,7 +171,7 @@ def _fake(v, exponent, low, high, rounding):
     return jnp.clip(_ste(v / scale, rounding), low, high) * scale
 
 
-def mirror_tensors(config: ModelConfig, params, exps: dict | None, widths: Widths) -> dict:
+def mirror_tensors(config: ModelConfig, params, exps: dict | None, widths: Widths, neuron: str = "split") -> dict:
     """float_tensors in JAX, fake-quantized like `quantize` when `exps` (activation exponents) is given."""
     import jax
     import jax.numpy as jnp
@@ -168,8 +187,8 @@ def mirror_tensors(config: ModelConfig, params, exps: dict | None, widths: Width
             continue
         if leaf in ("a_re", "a_im"):
             out[name] = _fake(value, -(widths.coef - 1), -cmax, cmax, jnp.round)
-        elif leaf in ("b_re", "b_im"):
-            partner = f[name[:-2] + ("im" if leaf == "b_re" else "re")]
+        elif _pairs_with(leaf, neuron):
+            partner = f[name[:-2] + ("im" if leaf.endswith("re") else "re")]
             big = jax.lax.stop_gradient(jnp.maximum(jnp.abs(value).max(), jnp.abs(partner).max()))
             out[name] = _fake(value, jnp.ceil(jnp.log2(big / cmax)), -cmax, cmax, jnp.round)
         else:
@@ -178,9 +197,11 @@ def mirror_tensors(config: ModelConfig, params, exps: dict | None, widths: Width
     return out
 
 
-def mirror_forward(config: ModelConfig, tensors: dict, x, exps: dict | None, widths: Widths = Widths()):
+def mirror_forward(config: ModelConfig, tensors: dict, x, exps: dict | None, widths: Widths = Widths(),
+                   neuron: str = "split"):
     """The network token by token in float (`lax.scan`), optionally fake-quantizing every message like the
-    integer network. Returns (pooled logits [B, classes], running maxima of every activation group)."""
+    integer network of `neuron`. Returns (pooled logits [B, classes], running maxima of every activation group;
+    'x_msg.l' is the largest per-mode term 2·Re(c·x), the folded neuron's message)."""
     import jax
     import jax.numpy as jnp
 
@@ -208,9 +229,14 @@ def mirror_forward(config: ModelConfig, tensors: dict, x, exps: dict | None, wid
             x_re, x_im = q(x_re, f"x.{layer}", -smax, smax), q(x_im, f"x.{layer}", -smax, smax)
             new_states.append((x_re, x_im))
             found[f"x.{layer}"] = jnp.maximum(jnp.abs(x_re), jnp.abs(x_im))
-            m_re, m_im = q(x_re, f"x_msg.{layer}", -msg, msg), q(x_im, f"x_msg.{layer}", -msg, msg)
-            y = (jnp.sum(m_re * tensors[f"{p}.c_re"], -1) + jnp.sum(m_im * tensors[f"{p}.c_im"], -1)
-                 + u * tensors[f"{p}.d"])
+            c_re, c_im = tensors[f"{p}.c_re"], tensors[f"{p}.c_im"]
+            terms = c_re * x_re + c_im * x_im  # 2·Re(c·x) per mode
+            found[f"x_msg.{layer}"] = jnp.abs(terms)
+            if neuron == "folded":
+                terms = q(terms, f"x_msg.{layer}", -msg, msg)
+            else:
+                terms = c_re * q(x_re, f"x_msg.{layer}", -msg, msg) + c_im * q(x_im, f"x_msg.{layer}", -msg, msg)
+            y = jnp.sum(terms, -1) + u * tensors[f"{p}.d"]
             y = q(jax.nn.relu(y), f"y.{layer}", 0, umsg)
             found[f"y.{layer}"] = y
             u = q(dense(y, f"mixers.{layer}.weight") + tensors[f"mixers.{layer}.bias"], f"u.{layer + 1}", -msg, msg)
@@ -224,7 +250,7 @@ def mirror_forward(config: ModelConfig, tensors: dict, x, exps: dict | None, wid
     batch, length = x.shape[0], x.shape[1]
     h, p = tensors["layers.0.a_re"].shape
     zeros = jnp.zeros((batch, h, p), jnp.float32)
-    names = ["u.0", "logits"] + [f"{k}.{layer}" for layer in range(config.n_layers) for k in ("x", "y")]
+    names = ["u.0", "logits"] + [f"{k}.{layer}" for layer in range(config.n_layers) for k in ("x", "x_msg", "y")]
     names += [f"u.{layer + 1}" for layer in range(config.n_layers)]
     maxima0 = {k: jnp.zeros((), jnp.float32) for k in names}
     carry0 = (tuple((zeros, zeros) for _ in range(config.n_layers)),
@@ -235,7 +261,7 @@ def mirror_forward(config: ModelConfig, tensors: dict, x, exps: dict | None, wid
 
 def calibrate(config: ModelConfig, params, x: np.ndarray, batch_size: int = 50) -> Stats:
     """Largest magnitude of every activation group of the float recurrent network over sequences x [N, L, C]
-    (floats in [0, 1]); the state messages x_msg follow from the states (docs/fixed_point.md §2)."""
+    (floats in [0, 1]); 'x_msg' is the folded neuron's message (the split neuron derives its own from x)."""
     import jax
     import jax.numpy as jnp
 
@@ -249,10 +275,10 @@ def calibrate(config: ModelConfig, params, x: np.ndarray, batch_size: int = 50) 
 
 
 def ptq(config: ModelConfig, params, calib_x: np.ndarray, widths: Widths = Widths(),
-        headroom_bits: int = 1) -> tuple[QuantizedModel, dict]:
+        headroom_bits: int = 1, neuron: str = "split") -> tuple[QuantizedModel, dict]:
     """Post-training quantization: (quantized model, activation exponents) from calibration sequences."""
     exps = activation_exponents(config, calibrate(config, params, calib_x), widths, headroom_bits)
-    q = quantize(config, params, exps, widths)
+    q = quantize(config, params, exps, widths, neuron)
     return q, activations_of(q)
 
 
@@ -285,7 +311,7 @@ class QaftConfig:
 def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.ndarray],
          evaluation: tuple[np.ndarray, np.ndarray], settings: QaftConfig = QaftConfig(),
          widths: Widths = Widths(), log: Callable[[dict], None] | None = None,
-         progress: bool = False, workdir=None) -> tuple[object, list[dict]]:
+         progress: bool = False, workdir=None, neuron: str = "split") -> tuple[object, list[dict]]:
     """Quantization-aware fine-tuning. Returns (fine-tuned float params, history); each history entry holds
     the fixed-mode accuracy of `quantize(config, params_at_that_point, exps)` on `evaluation`.
 
@@ -298,8 +324,8 @@ def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.nd
     from tqdm import tqdm
 
     def loss_fn(prm, xb, yb):
-        tensors = mirror_tensors(config, prm, exps, widths)
-        logits, _ = mirror_forward(config, tensors, xb, exps, widths)
+        tensors = mirror_tensors(config, prm, exps, widths, neuron)
+        logits, _ = mirror_forward(config, tensors, xb, exps, widths, neuron)
         return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
 
     from s4d_jax.prune import keep_zeros
@@ -338,7 +364,7 @@ def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.nd
             params, opt_state, loss = train_step(params, opt_state, jnp.asarray(x_train[idx], jnp.float32),
                                                  jnp.asarray(y_train[idx]))
             losses.append(float(loss))
-        q = quantize(config, params, exps, widths)
+        q = quantize(config, params, exps, widths, neuron)
         entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else float("nan"),
                  "fixed_accuracy": fixed_accuracy(q, *evaluation)}
         history.append(entry)
@@ -392,11 +418,14 @@ def calibration_sequences(task: str, n: int, meta: dict, *, data_dir=None, sourc
 
 
 def resolve_quantized(path, config: ModelConfig, params, meta: dict, task: str, *, calib: int = DEFAULT_CALIB,
-                      data_dir=None, source_dir=None) -> QuantizedModel:
-    """The integer network of a MODEL: an exported directory's own integers, else PTQ of its float params."""
+                      data_dir=None, source_dir=None, neuron: str | None = None) -> QuantizedModel:
+    """The integer network of a MODEL: an exported directory's own integers (when `neuron` is None or its
+    own), else PTQ of its float params for `neuron` (default split)."""
     from s4d_jax import export
 
     if export.is_exported(path):
-        return export.load_quantized(path)
-    return ptq(config, params, calibration_sequences(task, calib, meta, data_dir=data_dir,
-                                                     source_dir=source_dir))[0]
+        q = export.load_quantized(path)
+        if neuron is None or q.neuron == neuron:
+            return q
+    return ptq(config, params, calibration_sequences(task, calib, meta, data_dir=data_dir, source_dir=source_dir),
+               neuron=neuron or "split")[0]

@@ -243,17 +243,20 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     import orbax.checkpoint as ocp
     from tqdm import tqdm
 
-    from s4d_jax.evaluate import check_batch_size, data_mesh, evaluate, replicate, shard_batch
+    from s4d_jax import distributed
+    from s4d_jax.evaluate import check_batch_size, evaluate
     from s4d_jax.metrics import RunWriter
 
     workdir = Path(workdir)
     if not checkpoint_every_min >= 0:
         raise ValueError(f"the mid-epoch checkpoint interval must be >= 0 minutes, got {checkpoint_every_min}")
-    check_batch_size(cfg.batch_size)
+    distributed.check_global_batch(cfg.batch_size)
     check_batch_size(cfg.eval_batch_size)
     model_config = cfg.model_config()
     start_params = initial_params(cfg, model_config) if cfg.init_from else None  # refused before any file is made
-    prepare_workdir(workdir, cfg, resume, command)
+    if distributed.is_primary():  # one job, one workdir: the other processes wait for it
+        prepare_workdir(workdir, cfg, resume, command)
+    distributed.barrier("workdir ready")
     train_split = data.load(cfg.task, "train", data_dir=data_dir, source_dir=source_dir,
                             permutation_seed=cfg.permutation_seed)
     val_split = data.load(cfg.task, "validation", data_dir=data_dir, source_dir=source_dir,
@@ -261,7 +264,8 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     n_train = len(train_split) if cfg.limit_train is None else min(cfg.limit_train, len(train_split))
     steps_per_epoch = data.n_batches(n_train, cfg.batch_size, drop_remainder=True)
     tx = optimizer(cfg, steps_per_epoch)
-    mesh = data_mesh()
+    mesh = distributed.train_mesh()
+    rows = distributed.process_rows(cfg.batch_size)
     state = init_state(model_config, tx, cfg.seed, start_params)
     pruning = cfg.pruning(steps_per_epoch)
     prune_done = pruning.end_step if pruning else 0  # before it the model is denser: never the best checkpoint
@@ -276,13 +280,14 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
         record = restored["meta"]["params_meta"]["metrics"]
         logged = [json.loads(line)["epoch"] for line in metrics_file.read_text().splitlines()] \
             if metrics_file.exists() else []
-        if record["epoch"] not in logged:  # killed between the checkpoint and its log line
+        # killed between the checkpoint and its log line
+        if record["epoch"] not in logged and distributed.is_primary():
             _append_jsonl(metrics_file, record)
     progress_manager = checkpoint.progress_manager(workdir)
     partial = _restore_progress(progress_manager, state, latest)
     if partial is not None:
         state, partial = partial
-    state = replicate(mesh, state)
+    state = distributed.replicate(mesh, state)
     train_step = make_train_step(model_config, tx, cfg.mode)
     kill_after = _kill_hook()
     events, schedules = RunWriter(workdir), learning_rates(cfg, steps_per_epoch)
@@ -301,17 +306,18 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
         if partial is not None and partial["step"] == step:
             loss_sum, correct_sum, time_before = partial["loss_sum"], partial["correct_sum"], partial["train_time_s"]
         bar = tqdm(total=steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="step",
-                   disable=not progress, file=sys.stderr, dynamic_ncols=True)
+                   disable=not (progress and distributed.is_primary()), file=sys.stderr, dynamic_ncols=True)
         pending = []
         for x, y in data.batches(train_split, cfg.batch_size, shuffle_seed=cfg.seed, epoch=epoch,
                                  drop_remainder=True, start=skip, limit=n_train):
-            xs, ys = shard_batch(mesh, x, y)
+            xs, ys = distributed.global_batch(mesh, x[rows], y[rows])
             state, loss, correct = train_step(state, xs, ys)
             pending.append((loss, correct))
             step += 1
             if kill_after is not None and step >= kill_after:
                 os.kill(os.getpid(), signal.SIGKILL)
-            save_due = time.time() - last_save >= 60 * checkpoint_every_min and step % steps_per_epoch != 0
+            save_due = distributed.same_everywhere(
+                time.time() - last_save >= 60 * checkpoint_every_min and step % steps_per_epoch != 0)
             if len(pending) == 20 or step % steps_per_epoch == 0 or save_due:
                 window = np.asarray(jax.device_get(pending))
                 for loss_i, correct_i in window:  # one step at a time: the sums
@@ -334,8 +340,8 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
                 last_save = time.time()
         bar.close()
         train_time = time_before + time.time() - t0
-        val = evaluate(model_config, state["params"], val_split, mode=cfg.mode,
-                       batch_size=cfg.eval_batch_size, progress=progress)
+        val = evaluate(model_config, jax.device_get(state["params"]), val_split, mode=cfg.mode,
+                       batch_size=cfg.eval_batch_size, progress=progress and distributed.is_primary())
         record = {
             "epoch": epoch + 1, "step": step,
             "train_loss": loss_sum / steps_per_epoch,
@@ -355,9 +361,10 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
                      metrics={"val_accuracy": val["accuracy"] if step >= prune_done else -1.0})
         manager.wait_until_finished()
         last_save = time.time()
-        _append_jsonl(metrics_file, record)
-        events.epoch(record)
-        if progress:
+        if distributed.is_primary():
+            _append_jsonl(metrics_file, record)
+            events.epoch(record)
+        if progress and distributed.is_primary():
             print(f"epoch {epoch + 1}: train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.4f}, "
                   f"val loss {val['loss']:.4f} acc {val['accuracy']:.4f}, {record['samples_per_s']} samples/s",
                   file=sys.stderr, flush=True)

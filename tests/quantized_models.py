@@ -23,12 +23,12 @@ def random_pixels(seed: int, batch: int, length: int, channels: int = 1) -> np.n
 
 
 def random_quantized(seed: int, *, d_model: int = 6, d_state: int = 8, n_layers: int = 2, length: int = 24,
-                     pooling: str = "mean", headroom_bits: int = 1):
+                     pooling: str = "mean", headroom_bits: int = 1, neuron: str = "split"):
     """(config, float params, QuantizedModel, activation exponents) from PTQ on random pixel sequences."""
     config = ModelConfig(d_model=d_model, d_state=d_state, n_layers=n_layers, pooling=pooling)
     params = random_params(config, seed)
     calib = random_pixels(seed + 1, 8, length) / 255.0
-    q, exps = quantize.ptq(config, params, calib.astype(np.float32), headroom_bits=headroom_bits)
+    q, exps = quantize.ptq(config, params, calib.astype(np.float32), headroom_bits=headroom_bits, neuron=neuron)
     return config, params, q, exps
 
 
@@ -37,4 +37,4 @@ def reference_network(q):
     from compiler import fixed_point
 
     return fixed_point.FixedNetwork(q.config.n_layers, q.config.pooling, q.tensors, q.exponents,
-                                    fixed_point.Widths(**q.widths.to_dict()))
+                                    fixed_point.Widths(**q.widths.to_dict()), q.neuron)

@@ -52,6 +52,41 @@ def test_ir_structure_and_json_round_trip():
     assert "values" not in graph.to_json()  # --show-ir prints summaries, not tensors
 
 
+def test_folded_ir_sends_one_message_per_mode_through_a_ones_group():
+    split, folded = (small_graph(d_model=4, d_state=4, n_layers=2, n_classes=3, neuron=n) for n in ("split", "folded"))
+    s4d = folded.node("x.0")
+    assert s4d.variant == "folded" and s4d.ports == ("out",) and s4d.c_re.shape == (4, 2)
+    assert split.node("x.0").variant == "split" and split.node("x.0").c_re is None
+    assert [e.src_port for e in folded.outputs_of("x.0")] == ["out"]
+    ones = folded.node("layers.0.reduction")
+    assert ones.weights.shape == (4, 8) and set(np.unique(ones.weights)) == {0, 1} and ones.nonzero == 8
+    assert folded.depth() == split.depth()  # one reduction group in place of two parallel C groups
+    assert folded.meta["neuron"] == "folded"
+    back = graph_from_dict(json.loads(folded.to_json(tensors=True)))
+    assert np.array_equal(back.node("x.1").c_im, folded.node("x.1").c_im) and back.node("x.1").variant == "folded"
+    with pytest.raises(ValueError, match="c_re and c_im are needed by the folded variant only"):
+        replace(s4d, c_re=None)
+    with pytest.raises(ValueError, match="variant 'fused' is not one of"):
+        replace(s4d, variant="fused")
+    wide = replace(s4d, c_re=np.full((4, 2), 1 << 15))
+    with pytest.raises(WidthError, match="node 'x.0': coefficients c_re span"):
+        check_widths(folded.replace_nodes([wide if n.name == "x.0" else n for n in folded.nodes]))
+
+
+def test_folded_neurons_halve_the_s4d_messages_and_store_c():
+    results, graphs = {}, {}
+    for neuron in ("split", "folded"):
+        graphs[neuron] = small_graph(d_model=8, d_state=8, n_layers=2, neuron=neuron)
+        results[neuron] = summary(compile_graph(graphs[neuron], "pipelined"))
+    assert results["folded"]["neuron"] == "folded" and results["split"]["neuron"] == "split"
+    split, folded = (results[n]["messages_per_token"]["total"] for n in ("split", "folded"))
+    # one message fewer per mode and layer (2 × 32), every neuron sending; traffic counts a message once per
+    # destination core, so a split neuron whose re and im groups share a core saves one count less
+    assert 0.9 * 2 * 8 * 4 <= split - folded <= 2 * 8 * 4
+    s4d_split, s4d_folded = graphs["split"].node("x.0"), graphs["folded"].node("x.0")
+    assert rs.neuron_state_bytes(s4d_folded) == rs.neuron_state_bytes(s4d_split) + 2 * rs.VARIABLE_BYTES
+
+
 def test_width_violations_are_refused_with_the_node_named():
     graph = small_graph(d_model=4, d_state=4, n_layers=1)
     wide = replace(graph.node("mixers.0"), weights=np.full((4, 4), 200))

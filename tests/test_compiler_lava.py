@@ -42,6 +42,28 @@ def test_lava_network_is_bit_exact_on_every_token(tiny, mode):
     assert run.steps == 9 * period + compiled.schedule.depth + 1
 
 
+@pytest.mark.parametrize("mode", ["pipelined", "fall-through"])
+def test_folded_lava_network_is_bit_exact_on_every_token(mode):
+    """The folded neuron (FixedFoldedS4D) and its ones reduction group in Lava against the NumPy spec."""
+    net = random_network(d_input=2, d_model=4, d_state=4, n_layers=2, n_classes=3, seed=7, neuron="folded")
+    x = random_inputs(net, 2, 5, seed=8)
+    compiled = compile_graph(from_network(net), mode)
+    assert compiled.graph.node("x.0").variant == "folded"
+    run = simulate(compiled.graph, compiled.schedule, x)
+    reference = fp.run(net, x)
+    np.testing.assert_array_equal(run.logits, reference)
+    assert np.abs(reference).max() > 0
+    state = fp.zero_state(net, 2)
+    saturated = False
+    for k in range(x.shape[1]):  # some messages saturate, so the clip is checked too
+        state, _ = fp.step(net, state, x[:, k])
+        shift_msg = net.s4d_shifts(0)[2]
+        raw = fp.shift_floor(net.tensors["layers.0.c_re"] * state.x_re[0] + net.tensors["layers.0.c_im"]
+                             * state.x_im[0], shift_msg)
+        saturated |= bool(np.abs(raw).max() > fp.signed_max(16))
+    assert saturated
+
+
 def test_last_pooling_and_a_mismatch_is_reported(tiny):
     _, x = tiny
     net = random_network(d_input=2, d_model=4, d_state=4, n_layers=1, n_classes=3, pooling="last", seed=5)
@@ -64,6 +86,16 @@ def test_s4d_compile_cli_json(tmp_path, tiny):
     assert result["mode"] == "fall-through" and result["objective"] == "latency"
     assert result["lava_accuracy"] in (0.0, 0.5, 1.0) and result["lava_steps_per_second"] > 0
     assert {"ir.json", "allocation.json", "report.json"} <= {p.name for p in (tmp_path / "out").iterdir()}
+    folded = random_network(d_input=2, d_model=4, d_state=4, n_layers=1, n_classes=3, seed=9, neuron="folded")
+    model = write_exported(folded, tmp_path / "folded", samples=(x, np.array([0, 2])))
+    done = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(model), "--neuron", "folded",
+                           "--simulate", "1", "--json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["neuron"] == "folded" and result["bit_exact"] is True
+    bad = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(model), "--neuron", "fused"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --neuron must be one of split | folded, got 'fused'"
     bad = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(tmp_path / "nowhere")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ")

@@ -152,6 +152,37 @@ def test_pickled_npz_is_refused(exported):
         load_exported(exported)
 
 
+def test_folded_export_round_trip_and_exports_without_the_field_load_as_split(tmp_path, model):
+    config, params, _, _ = model
+    _, _, q, _ = random_quantized(21, neuron="folded")
+    path = export.write_exported(tmp_path / "folded", q, params, task="smnist")
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["fixed_point"]["neuron"] == "folded"
+    assert "layers.0.reduction" in manifest["fixed_point"]["derived"]["weight_exp"]
+    loaded = load_exported(path)
+    assert loaded.network.neuron == "folded" and loaded.tensors["layers.0.c_re"].dtype == np.int32
+    again = export.load_quantized(path)
+    x = random_pixels(4, 2, 16)
+    assert again.neuron == "folded" and np.array_equal(fixed.run(again, x), fixed.run(q, x))
+    _edit_manifest(path, lambda m: m["fixed_point"].pop("neuron"))  # read as split: its 16-bit c is refused
+    with pytest.raises(ValueError, match="'layers.0.c_re' has dtype int32, the spec wants int8"):
+        load_exported(path)
+
+
+def test_exports_written_before_the_neuron_field_load_as_split(exported, model):
+    _edit_manifest(exported, lambda m: m["fixed_point"].pop("neuron"))
+    assert load_exported(exported).network.neuron == "split"
+    assert export.load_quantized(exported).neuron == "split"
+
+
+def test_unknown_neuron_is_refused_naming_the_field(exported):
+    _edit_manifest(exported, lambda m: m["fixed_point"].update(neuron="fused"))
+    with pytest.raises(ValueError, match=r"field fixed_point.'neuron' must be one of \('split', 'folded'\)"):
+        load_exported(exported)
+    with pytest.raises(ValueError, match=r"fixed_point.'neuron' must be one of"):
+        export.load_quantized(exported)
+
+
 def test_exported_directory_gets_the_usual_permissions(model, tmp_path):
     import os
 

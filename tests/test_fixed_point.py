@@ -12,8 +12,9 @@ from hypothesis import given, settings, strategies as st
 from jax.experimental import enable_x64
 
 from compiler import fixed_point as fp
-from quantized_models import random_pixels, random_quantized, reference_network
+from quantized_models import random_params, random_pixels, random_quantized, reference_network
 from s4d_jax import fixed
+from s4d_jax.config import ModelConfig
 from s4d_jax.model import S4DClassifier
 
 
@@ -56,6 +57,38 @@ def test_worked_example_of_the_spec():
     assert (int(fp.state_message(x_re, 8, w)), int(fp.state_message(x_im, 8, w))) == (2222, -537)
 
 
+def test_worked_example_of_the_folded_neuron():
+    """docs/fixed_point.md §7, the folded message of the same mode: c = 0.3 − 0.2i at exponent −15."""
+    message = fp.folded_message(569074, -137264, 19661, 13107, 23, fp.Widths())
+    assert int(message) == 1119  # 2·Re(c·x) = 0.273265 at exponent −12: 1119.3
+
+
+def test_folded_neuron_is_an_exact_rewrite_of_the_s4d_output():
+    """y = 2·Re(C x) + D u (the model's own recurrence) = Σ_p (c_re·x_re + c_im·x_im) + D u with c_re = 2 Re C,
+    c_im = −2 Im C: the folded neuron's messages summed by the ones group, and the split neuron's two C groups."""
+    from s4d_jax import quantize, ssm
+
+    config = ModelConfig(d_model=5, d_state=8, n_layers=1)
+    layer = random_params(config, 3)["layers_0"]
+    f = quantize.float_tensors(config, random_params(config, 3), np)
+    a = f["layers.0.a_re"] + 1j * f["layers.0.a_im"]
+    b = f["layers.0.b_re"] + 1j * f["layers.0.b_im"]
+    u = np.random.default_rng(0).standard_normal((3, 30, 5))
+    a_bar, b_bar = ssm.discretize(layer["log_dt"], layer["log_neg_re_a"], layer["im_a"], layer["b"])
+    _, want = ssm.recurrent(a_bar, b_bar, layer["c"], layer["d"], jnp.zeros((3, 5, 4), jnp.complex64),
+                            jnp.asarray(u, jnp.float32))
+    x = np.zeros((3, 5, 4), complex)
+    folded, split = [], []
+    for k in range(u.shape[1]):
+        x = a * x + b * u[:, k, :, None]
+        du = f["layers.0.d"] * u[:, k]
+        folded.append(np.sum(f["layers.0.c_re"] * x.real + f["layers.0.c_im"] * x.imag, -1) + du)
+        split.append(np.sum(f["layers.0.c_re"] * x.real, -1) + np.sum(f["layers.0.c_im"] * x.imag, -1) + du)
+    folded, split = np.stack(folded, 1), np.stack(split, 1)
+    np.testing.assert_allclose(folded, split, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(folded, np.asarray(want), rtol=1e-4, atol=1e-4)  # float32 model vs float64
+
+
 def test_int32_rotation_split_is_exact_at_the_extremes():
     rng = np.random.default_rng(1)
     edge = np.array([-(1 << 23) + 1, -(1 << 23) + 2, -4097, -4096, -1, 0, 1, 4095, 4096, (1 << 23) - 1])
@@ -83,9 +116,21 @@ def test_jax_fixed_mode_equals_numpy_reference_bit_for_bit(seed, pooling, n_laye
     assert np.array_equal(fixed.run(q, x), want[:, -1])
 
 
-def test_saturating_network_still_bit_exact():
+@settings(max_examples=3, deadline=None)
+@given(seed=st.integers(0, 10_000), pooling=st.sampled_from(["mean", "last"]), n_layers=st.integers(1, 3))
+def test_folded_jax_fixed_mode_equals_numpy_reference_bit_for_bit(seed, pooling, n_layers):
+    _, _, q, _ = random_quantized(seed, n_layers=n_layers, pooling=pooling, neuron="folded")
+    assert q.neuron == "folded"
+    x = random_pixels(seed + 2, 5, 24)
+    want = fp.run(reference_network(q), x)
+    assert np.array_equal(fixed.run(q, x, per_token=True), want)
+    assert np.array_equal(fixed.run(q, x, per_token=True, narrow=False), want)
+
+
+@pytest.mark.parametrize("neuron", fp.NEURONS)
+def test_saturating_network_still_bit_exact(neuron):
     """Exponents two bits too fine: states, messages and the readout saturate; both sides clip alike."""
-    _, _, q, _ = random_quantized(3, headroom_bits=-3)
+    _, _, q, _ = random_quantized(3, headroom_bits=-3, neuron=neuron)
     x = np.full((3, 30, 1), 255)
     x[1] = random_pixels(5, 1, 30)[0]
     net = reference_network(q)
@@ -103,18 +148,21 @@ def test_saturating_network_still_bit_exact():
     assert np.array_equal(fixed.run(q, x, per_token=True), fp.run(net, x))
 
 
-def test_wide_path_equals_narrow_path():
+@pytest.mark.parametrize("neuron", fp.NEURONS)
+def test_wide_path_equals_narrow_path(neuron):
     """Widths outside the int32 split use plain int64; both give the reference's numbers."""
-    _, _, q, _ = random_quantized(11)
+    _, _, q, _ = random_quantized(11, neuron=neuron)
     x = random_pixels(12, 4, 20)
     want = fp.run(reference_network(q), x)
     assert not fixed.int32_exact(dataclasses.replace(q.widths, state=25), 15)
+    assert not fixed.int32_exact(q.widths, 15, shift_msg=11)  # a folded message shifted by < 12
     assert np.array_equal(fixed.run(q, x, per_token=True, narrow=False), want)
     assert np.array_equal(fixed.run(q, x, per_token=True, narrow=True), want)
 
 
-def test_fixed_mode_agrees_with_float_recurrent_within_quantization_error():
-    config, params, q, _ = random_quantized(7, d_model=8, d_state=8, n_layers=2, length=40)
+@pytest.mark.parametrize("neuron", fp.NEURONS)
+def test_fixed_mode_agrees_with_float_recurrent_within_quantization_error(neuron):
+    config, params, q, _ = random_quantized(7, d_model=8, d_state=8, n_layers=2, length=40, neuron=neuron)
     x = random_pixels(8, 16, 40)
     float_logits = np.asarray(S4DClassifier(config).apply({"params": params}, jnp.asarray(x / 255.0, jnp.float32),
                                                           "recurrent"))
@@ -142,6 +190,14 @@ def test_network_check_names_the_problem():
     exponents = dict(q.exponents, **{"u.1": q.exponents["u.1"] - 40, "mixers.0.bias": q.exponents["u.1"] - 40})
     with pytest.raises(ValueError, match="'mixers.0'.*int32"):
         fp.FixedNetwork(q.config.n_layers, "mean", q.tensors, exponents)
+    with pytest.raises(ValueError, match="neuron must be one of"):
+        fp.FixedNetwork(q.config.n_layers, "mean", q.tensors, q.exponents, neuron="fused")
+    with pytest.raises(ValueError, match="'layers.0.c_re' has dtype int8, the spec wants int32"):
+        fp.FixedNetwork(q.config.n_layers, "mean", q.tensors, q.exponents, neuron="folded")
+    _, _, folded, _ = random_quantized(2, neuron="folded")
+    exponents = dict(folded.exponents, **{"layers.0.c_im": folded.exponents["layers.0.c_re"] - 1})
+    with pytest.raises(ValueError, match="layers.0.c_re and layers.0.c_im must be equal"):
+        fp.FixedNetwork(q.config.n_layers, "mean", folded.tensors, exponents, neuron="folded")
 
 
 TRAINED = Path(os.environ.get("S4D_TRAINED_SMNIST", Path(__file__).resolve().parents[1] / "experiments" / "smnist_67k" / "params"))

@@ -52,11 +52,13 @@ def test_quantize_is_deterministic_and_in_range():
     reference_network(q)  # validates widths, exponents and the int32 bounds
 
 
-def test_fake_quantized_mirror_tracks_the_integer_network():
-    config, params, q, exps = random_quantized(9, length=32)
+@pytest.mark.parametrize("neuron", fp.NEURONS)
+def test_fake_quantized_mirror_tracks_the_integer_network(neuron):
+    config, params, q, exps = random_quantized(9, length=32, neuron=neuron)
     x = random_pixels(10, 6, 32)
-    tensors = quantize.mirror_tensors(config, params, exps, q.widths)
-    mirror, _ = quantize.mirror_forward(config, tensors, jnp.asarray(x / 255.0, jnp.float32), exps, q.widths)
+    tensors = quantize.mirror_tensors(config, params, exps, q.widths, neuron)
+    mirror, _ = quantize.mirror_forward(config, tensors, jnp.asarray(x / 255.0, jnp.float32), exps, q.widths,
+                                        neuron)
     integer = fixed.float_logits(q, fixed.run(q, x), x.shape[1])
     assert np.abs(np.asarray(mirror) - integer).max() <= 0.01 * np.abs(integer).max()
 

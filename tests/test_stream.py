@@ -51,3 +51,10 @@ def test_bad_tokens_are_refused_with_the_reason():
         streamer.push(np.zeros((2, 1), np.float32))
     with pytest.raises(ValueError, match=r"\[0, 255\]"):
         streamer.push(np.array([[0], [256]]))
+
+
+def test_folded_networks_are_refused_by_name():
+    from compiler.synthetic import random_network
+
+    with pytest.raises(ValueError, match="split S4D neurons.*'folded'"):
+        FixedStreamer(random_network(neuron="folded"))

@@ -11,7 +11,7 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from compiler import fixed_point as fp
-from compiler.lava.process import FixedGraded, FixedReadout, FixedS4D
+from compiler.lava.process import FixedFoldedS4D, FixedGraded, FixedReadout, FixedS4D
 
 
 def _token(model) -> int | None:
@@ -25,6 +25,24 @@ def _token(model) -> int | None:
     if offset < 0 or offset % period:
         return None
     return offset // period
+
+
+def _s4d_update(model) -> fp.Widths:
+    """Receive the channel messages and, in a step that carries a token, update the state (reset at the
+    first token of a sequence); shared by both S4D neuron variants. Returns the spec widths."""
+    u = model.a_in.recv()
+    token = _token(model)
+    widths = fp.Widths(**model.proc_params["widths"])
+    if token is not None:
+        if token % int(model.sequence_length[0]) == 0:
+            model.x_re[:] = 0
+            model.x_im[:] = 0
+        shift_a, shift_b, _ = (int(s) for s in model.shifts)
+        x_re, x_im = fp.s4d_step(model.x_re, model.x_im, u, model.a_re, model.a_im, model.b_re, model.b_im,
+                                 shift_a, shift_b, widths)
+        model.x_re[:] = x_re
+        model.x_im[:] = x_im
+    return widths
 
 
 @implements(proc=FixedS4D, protocol=LoihiProtocol)
@@ -46,22 +64,35 @@ class PyFixedS4DModel(PyLoihiProcessModel):
     sequence_length: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
     def run_spk(self) -> None:
-        u = self.a_in.recv()
-        token = _token(self)
-        if token is not None:
-            if token % int(self.sequence_length[0]) == 0:
-                self.x_re[:] = 0
-                self.x_im[:] = 0
-            widths = fp.Widths(**self.proc_params["widths"])
-            shift_a, shift_b, _ = (int(s) for s in self.shifts)
-            x_re, x_im = fp.s4d_step(self.x_re, self.x_im, u, self.a_re, self.a_im, self.b_re, self.b_im,
-                                     shift_a, shift_b, widths)
-            self.x_re[:] = x_re
-            self.x_im[:] = x_im
-        widths = fp.Widths(**self.proc_params["widths"])
+        widths = _s4d_update(self)
         shift_msg = int(self.shifts[2])
         self.s_re.send(fp.state_message(self.x_re, shift_msg, widths).astype(np.int32))
         self.s_im.send(fp.state_message(self.x_im, shift_msg, widths).astype(np.int32))
+
+
+@implements(proc=FixedFoldedS4D, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyFixedFoldedS4DModel(PyLoihiProcessModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    a_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    a_im: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    b_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    b_im: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    c_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    c_im: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    x_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    x_im: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    shifts: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
+    hop: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    period: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    sequence_length: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def run_spk(self) -> None:
+        widths = _s4d_update(self)
+        message = fp.folded_message(self.x_re, self.x_im, self.c_re, self.c_im, int(self.shifts[2]), widths)
+        self.s_out.send(message.astype(np.int32))
 
 
 @implements(proc=FixedGraded, protocol=LoihiProtocol)

@@ -1,8 +1,9 @@
 """Lava Processes for the neurons Lava does not ship in our fixed-point arithmetic.
 
 Lava has a floating-point S4D neuron only (lava.proc.s4d), and its graded neurons neither add a bias nor
-saturate to a message width, so the S4D, channel/ReLU and readout neurons of docs/fixed_point.md are
-defined here; their `fixed_pt` process models (models.py) call compiler.fixed_point's primitives.
+saturate to a message width, so the S4D (split and folded), channel/ReLU and readout neurons of
+docs/fixed_point.md are defined here; their `fixed_pt` process models (models.py) call compiler.fixed_point's
+primitives.
 
 Stateful neurons take a schedule: they update only in the time steps that carry a token for them
 (`hop`, `period`) and reset their state at the first token of each sequence (`sequence_length`), so one
@@ -22,6 +23,17 @@ def _schedule_vars(process: AbstractProcess, hop: int, period: int, sequence_len
     process.sequence_length = Var(shape=(1,), init=sequence_length)
 
 
+def _s4d_vars(process: AbstractProcess, coefficients: dict, shifts: tuple[int, int, int]) -> int:
+    """Per-neuron coefficient Vars, the two 24-bit state Vars and the shifts; returns the neuron count."""
+    n = int(np.size(coefficients["a_re"]))
+    for attr, value in coefficients.items():
+        setattr(process, attr, Var(shape=(n,), init=np.asarray(value).reshape(n)))
+    process.x_re = Var(shape=(n,), init=0)
+    process.x_im = Var(shape=(n,), init=0)
+    process.shifts = Var(shape=(3,), init=np.array(shifts))
+    return n
+
+
 class FixedS4D(AbstractProcess):
     """H·P fixed-point S4D neurons (one per complex mode, index h·P + p) with 24-bit states x_re, x_im.
 
@@ -31,15 +43,25 @@ class FixedS4D(AbstractProcess):
     def __init__(self, *, a_re, a_im, b_re, b_im, shift_a: int, shift_b: int, shift_msg: int, widths: dict,
                  hop: int, period: int, sequence_length: int, name: str | None = None) -> None:
         super().__init__(widths=dict(widths), name=name)
-        n = int(np.size(a_re))
+        n = _s4d_vars(self, dict(a_re=a_re, a_im=a_im, b_re=b_re, b_im=b_im), (shift_a, shift_b, shift_msg))
         self.a_in = InPort(shape=(n,))
         self.s_re = OutPort(shape=(n,))
         self.s_im = OutPort(shape=(n,))
-        for attr, value in (("a_re", a_re), ("a_im", a_im), ("b_re", b_re), ("b_im", b_im)):
-            setattr(self, attr, Var(shape=(n,), init=np.asarray(value).reshape(n)))
-        self.x_re = Var(shape=(n,), init=0)
-        self.x_im = Var(shape=(n,), init=0)
-        self.shifts = Var(shape=(3,), init=np.array([shift_a, shift_b, shift_msg]))
+        _schedule_vars(self, hop, period, sequence_length)
+
+
+class FixedFoldedS4D(AbstractProcess):
+    """Folded fixed-point S4D neurons, as Lava's float `S4d` keeps C: the same state update as FixedS4D, then
+    one message per neuron on s_out, floor((c_re·x_re + c_im·x_im) / 2^shift_msg) = 2·Re(c·x), which a ones
+    synapse group sums into the channel."""
+
+    def __init__(self, *, a_re, a_im, b_re, b_im, c_re, c_im, shift_a: int, shift_b: int, shift_msg: int,
+                 widths: dict, hop: int, period: int, sequence_length: int, name: str | None = None) -> None:
+        super().__init__(widths=dict(widths), name=name)
+        n = _s4d_vars(self, dict(a_re=a_re, a_im=a_im, b_re=b_re, b_im=b_im, c_re=c_re, c_im=c_im),
+                      (shift_a, shift_b, shift_msg))
+        self.a_in = InPort(shape=(n,))
+        self.s_out = OutPort(shape=(n,))
         _schedule_vars(self, hop, period, sequence_length)
 
 

@@ -1,56 +1,59 @@
-"""`s4d bench`: training, inference and streaming throughput of a preset on this machine."""
+"""`s4d bench`: training, inference and streaming throughput on this machine."""
 from __future__ import annotations
 
 import json
 import time
+from typing import List
 
 import typer
 
-FIXED_TOKENS = 2000
-
 
 def bench(
-    preset: str = typer.Option("s4d-67k", help="model size"),
-    length: int = typer.Option(784, help="sequence length"),
-    repeats: int = typer.Option(5, help="timed repetitions; the best is reported"),
+    size: List[str] = typer.Option(["s4d-67k", "s4d-265k"], "--size", help="model size (repeatable); "
+                                   "s4d-67k runs at the sMNIST shape, s4d-265k at the sCIFAR shape"),
+    repeats: int = typer.Option(5, help="timed repetitions of each measurement (best and median reported)"),
+    stream: bool = typer.Option(True, help="also time streaming per token (s4d-67k)"),
+    json_output: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
-    """Print one JSON object: train samples/s (conv, scan), inference samples/s, streaming µs/token in float
-    and in fixed point (compiler/stream.py, batch 1)."""
+    """Train samples/s (conv, scan), inference samples/s and streaming µs/token, best and median of N."""
     from s4d_jax.bench import run
-<<<<<<< HEAD
-    from s4d_jax.config import preset as preset_config
 
-    result = run(preset, length, repeats)
-    result["stream_fixed_us_per_token"] = {"1": round(fixed_stream_us_per_token(preset_config(preset), 1, repeats), 1)}
-    print(json.dumps(result))
+    result = run(tuple(size), repeats=repeats, stream=stream,
+                 fixed_stream=lambda config, params, batch, tokens: fixed_stream_us_per_token(config, batch, tokens))
+    if json_output:
+        print(json.dumps(result))
+        return
+    m = result["machine"]
+    print(f"{m['cpu']} ({m['cpu_count']} cores), {m['device_kind']}, jax {m['jax']}; "
+          f"best / median of {repeats}")
+    for name, modes in result["train_samples_per_s"].items():
+        shape = result["shapes"][name]
+        train = ", ".join(f"{mode} {r['best']:.0f} / {r['median']:.0f}" for mode, r in modes.items())
+        inf = result["inference_samples_per_s"][name]
+        print(f"{name} ({shape['task']}, L={shape['length']}): train samples/s {train}; "
+              f"inference {inf['best']:.0f} / {inf['median']:.0f} samples/s")
+    for name, kinds in result.get("stream_us_per_token", {}).items():
+        for kind in ("float", "float_jax_jit", "fixed"):
+            value = kinds[kind]
+            text = ", ".join(f"batch {b}: {us:.1f}" for b, us in value.items()) if value else kinds.get(
+                "fixed_unavailable", "")
+            print(f"{name} streaming µs/token, {kind}: {text}")
 
 
-def fixed_stream_us_per_token(config, batch: int, repeats: int) -> float:
-    """Best of `repeats` runs of FIXED_TOKENS tokens through the fixed-point streaming runtime, on a random valid
-    integer network of the preset's shape (the time does not depend on the values)."""
+def fixed_stream_us_per_token(config, batch: int, tokens: int) -> float:
+    """µs per token through the fixed-point streaming runtime (compiler/stream.py), on a random valid integer
+    network of the config's shape (the time does not depend on the values)."""
     from compiler.stream import FixedStreamer
     from compiler.synthetic import random_inputs, random_network
 
     net = random_network(config.d_input, config.d_model, config.d_state, config.n_layers, config.n_classes)
     runtime = FixedStreamer(net, batch)
-    x = random_inputs(net, batch, FIXED_TOKENS)
+    x = random_inputs(net, batch, tokens)
     runtime.push(x[:, 0])  # compiles (or loads the cached machine code)
-    best = float("inf")
-    for _ in range(max(1, repeats)):
-        start = time.perf_counter()
-        for t in range(FIXED_TOKENS):
-            runtime.push(x[:, t])
-        best = min(best, time.perf_counter() - start)
-    return best / FIXED_TOKENS * 1e6
-=======
-    from s4d_jax.config import preset as known_preset
-
-    for option, value in (("--length", length), ("--repeats", repeats)):
-        if value < 1:
-            raise ValueError(f"{option} must be ≥ 1, got {value}")
-    known_preset(preset)
-    print(json.dumps(run(preset, length, repeats)))
->>>>>>> faults
+    start = time.perf_counter()
+    for t in range(tokens):
+        runtime.push(x[:, t])
+    return (time.perf_counter() - start) / tokens * 1e6
 
 
 def register(app: typer.Typer) -> None:

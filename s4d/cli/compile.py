@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from compiler.fixed_point import NEURONS
 from compiler.resources import MAX_CHIPS
 
 JSON_HELP = "print exactly one JSON object on stdout"
@@ -20,6 +21,8 @@ def compile_command(
     objective: str = typer.Option("latency", "--objective",
                                   help="latency (per-core work budget calibrated to the paper) | cores (fewest)"),
     cores: Optional[int] = typer.Option(None, "--cores", help="spread the model over N neurocores"),
+    neuron: Optional[str] = typer.Option(None, "--neuron", help="split | folded S4D neuron (default: the exported "
+                                         "model's own; the other one is PTQ-quantized from its float params)"),
     sweep: bool = typer.Option(False, "--sweep", help="map over a range of core counts and report each"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="write the sweep as a PNG (implies --sweep)"),
     activity: int = typer.Option(1, "--activity", help="test sequences to measure activity on (0: assume all "
@@ -41,11 +44,13 @@ def compile_command(
                              ("--cores", cores, 1)):
         if value is not None and value < low:
             raise ValueError(f"{name} must be ≥ {low}, got {value}")
+    if neuron is not None and neuron not in NEURONS:
+        raise ValueError(f"--neuron must be one of {' | '.join(NEURONS)}, got {neuron!r}")
     if plot is not None and plot.suffix.lower() != ".png":
         raise ValueError(f"--plot writes a PNG; give a file name ending in .png, got {plot}")
     report = compile_model(model, mode=mode, objective=objective, max_chips=max_chips, cores=cores, sweep=sweep,
                            plot=plot, activity=activity, simulate=simulate, inputs=inputs, data_dir=data_dir,
-                           out=out, force=force, progress=True)
+                           out=out, force=force, progress=True, neuron=neuron)
     if show_ir:
         print(report.compiled.graph.to_json(), file=sys.stderr if as_json else sys.stdout)
     print(json.dumps(report.to_dict()) if as_json else report.text())

@@ -12,6 +12,7 @@ import typer
 
 from s4d.cli.train import DATA_DIR_HELP as DATA_HELP
 from s4d.cli.train import SOURCE_DIR_HELP as SOURCE_HELP
+NEURON_HELP = "S4D neuron in fixed point: split (C in synapses) or folded (C in the neuron, docs/fixed_point.md §4)"
 
 
 def _load(model: str, task: Optional[str], part: str = "params"):
@@ -48,6 +49,7 @@ def _split(task: str, name: str, meta: dict, data_dir, source_dir):
 def quantize(
     model: str = typer.Argument(..., help="params directory, training workdir, exported model or zoo name"),
     method: str = typer.Option("ptq", help="ptq or qaft"),
+    neuron: str = typer.Option("split", help=NEURON_HELP),
     calib: int = typer.Option(256, help="calibration sequences (first N of the training split)"),
     epochs: int = typer.Option(1, help="QAFT epochs over the fine-tuning subset"),
     train_limit: int = typer.Option(2000, help="QAFT: fine-tune on the first N training sequences"),
@@ -71,6 +73,7 @@ def quantize(
 
     if method not in ("ptq", "qaft"):
         raise ValueError(f"--method must be ptq or qaft, got {method!r}")
+    _check_neuron(neuron)
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be positive, got {limit}")
     for option, target in (("--out", out), ("--save-params", save_params)):
@@ -80,10 +83,10 @@ def quantize(
     start = time.time()
     test = _split(task, "test", meta, data_dir, source_dir)
     calib_x = q_lib.calibration_sequences(task, calib, meta, data_dir=data_dir, source_dir=source_dir)
-    result = {"model": str(path), "task": task, "method": method, "calib": calib}
+    result = {"model": str(path), "task": task, "method": method, "neuron": neuron, "calib": calib}
     result["float_accuracy"] = evaluate(config, params, test, mode="conv", limit=limit)["accuracy"]
     log(f"float (conv) test accuracy {result['float_accuracy']:.4f}")
-    q, exps = q_lib.ptq(config, params, calib_x)
+    q, exps = q_lib.ptq(config, params, calib_x, neuron=neuron)
     began = time.time()
     result["ptq_fixed_accuracy"] = evaluate(config, q, test, mode="fixed", batch_size=500, limit=limit,
                                             progress=True)["accuracy"]
@@ -98,8 +101,8 @@ def quantize(
             config, params, exps, (train.sequences[:n_train] / 255.0, train.labels[:n_train]),
             (val.sequences[:n_val] / 255.0, val.labels[:n_val]), settings,
             log=lambda e: log(f"QAFT epoch {e['epoch']}: loss {e['loss']:.4f}, fixed validation accuracy "
-                              f"{e['fixed_accuracy']:.4f}"), progress=True, workdir=qaft_workdir)
-        q = q_lib.quantize(config, params, exps)
+                              f"{e['fixed_accuracy']:.4f}"), progress=True, workdir=qaft_workdir, neuron=neuron)
+        q = q_lib.quantize(config, params, exps, neuron=neuron)
         result.update({"qaft": {"epochs": epochs, "train_sequences": n_train, "validation_sequences": n_val,
                                 "batch_size": batch_size, "learning_rate": learning_rate, "history": history},
                        "qaft_float_accuracy": evaluate(config, params, test, mode="conv", limit=limit)["accuracy"],
@@ -129,6 +132,7 @@ def export_model(
     model: str = typer.Argument(..., help="params directory, training workdir, exported model or zoo name"),
     out: Path = typer.Option(..., help="directory to write"),
     calib: int = typer.Option(256, help="calibration sequences for PTQ"),
+    neuron: Optional[str] = typer.Option(None, help=NEURON_HELP + "; default: an exported model's own, else split"),
     task: Optional[str] = typer.Option(None, help="task (default: the model's own)"),
     data_dir: Optional[Path] = typer.Option(None, help=DATA_HELP),
     source_dir: Optional[Path] = typer.Option(None, help=SOURCE_HELP),
@@ -138,16 +142,26 @@ def export_model(
     from s4d_jax import export, quantize as q_lib
 
     _check_new("--out", out)
+    if neuron is not None:
+        _check_neuron(neuron)
     path, config, params, meta, task = _load(model, task, part="export")  # a zoo model's shipped integers
     q = q_lib.resolve_quantized(path, config, params, meta, task, calib=calib, data_dir=data_dir,
-                                source_dir=source_dir)
-    quantization = ({"method": "ptq", "calib": calib} if not export.is_exported(path)
-                    else json.loads((path / export.MANIFEST).read_text()).get("quantization", {}))
+                                source_dir=source_dir, neuron=neuron)
+    shipped = export.is_exported(path) and export.load_quantized(path).neuron == q.neuron
+    quantization = (json.loads((path / export.MANIFEST).read_text()).get("quantization", {}) if shipped
+                    else {"method": "ptq", "calib": calib, "neuron": q.neuron})
     export.write_exported(out, q, params, task=task, meta=meta, quantization=quantization)
     if json_output:
         print(json.dumps({"model": str(path), "out": str(out), "task": task, "quantization": quantization}))
     else:
         print(f"wrote {out}")
+
+
+def _check_neuron(neuron: str) -> None:
+    from s4d_jax.fixed import NEURONS
+
+    if neuron not in NEURONS:
+        raise ValueError(f"--neuron must be one of {' | '.join(NEURONS)}, got {neuron!r}")
 
 
 def register(app: typer.Typer) -> None:

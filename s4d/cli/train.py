@@ -44,12 +44,28 @@ def train(
     data_dir: Optional[Path] = typer.Option(None, help=DATA_DIR_HELP),
     source_dir: Optional[Path] = typer.Option(None, help=SOURCE_DIR_HELP),
     json_output: bool = typer.Option(False, "--json", help="print the last epoch's metrics as one JSON object"),
+    distributed: bool = typer.Option(False, help="one process of a multi-process job (jax.distributed); the "
+                                     "other flags must be the same in every process"),
+    coordinator_address: Optional[str] = typer.Option(None, help="host:port of process 0 (default "
+                                                      "$JAX_COORDINATOR_ADDRESS or the detected cluster)"),
+    num_processes: Optional[int] = typer.Option(None, help="processes in the job (default $JAX_NUM_PROCESSES "
+                                                "or the detected cluster)"),
+    process_id: Optional[int] = typer.Option(None, help="this process, 0 … N−1 (default $JAX_PROCESS_ID or "
+                                             "the detected cluster)"),
 ) -> None:
     """Train a classifier; validation every epoch, checkpoints of the best and the latest epoch, and a mid-epoch
     checkpoint every few minutes."""
     from s4d.resolve import model_path
     from s4d_jax.train import TrainConfig
     from s4d_jax.train import train as run
+
+    if distributed:  # before anything touches a device
+        from s4d_jax import distributed as dist
+
+        dist.initialize(dist.Cluster.from_env(coordinator_address=coordinator_address,
+                                              num_processes=num_processes, process_id=process_id))
+    elif (coordinator_address, num_processes, process_id) != (None, None, None):
+        raise ValueError("--coordinator-address, --num-processes and --process-id need --distributed")
 
     if init_from is not None:
         init_from = str(model_path(init_from))

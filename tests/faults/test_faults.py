@@ -206,8 +206,8 @@ ROWS = [
           copy("hw", damage=truncate, file="tensors.npz")),
     Fault("demo/unknown zoo name", ("demo", "--model", "smnist-s4d"), r"no model named"),
     Fault("demo/out-of-range value", ("demo", "--sequences", "0"), r"--sequences must be"),
-    Fault("bench/out-of-range value", ("bench", "--length", "0"), r"--length must be"),
-    Fault("bench/unknown preset", ("bench", "--preset", "s4d-1m"), r"unknown preset"),
+    Fault("bench/out-of-range value", ("bench", "--repeats", "0"), r"--repeats must be"),
+    Fault("bench/unknown preset", ("bench", "--size", "s4d-1m"), r"unknown size"),
 ]
 
 
