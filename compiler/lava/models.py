@@ -45,13 +45,11 @@ def _s4d_update(model) -> fp.Widths:
     return widths
 
 
-@implements(proc=FixedS4D, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyFixedS4DModel(PyLoihiProcessModel):
+class _PyFixedS4DStates(PyLoihiProcessModel):
+    """What both S4D neuron models hold: the input port, the coefficients, the state and its schedule
+    (Lava collects the declarations of base classes, as its own fixed-point LIF models do)."""
+
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    s_re: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    s_im: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     a_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     a_im: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     b_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
@@ -62,6 +60,14 @@ class PyFixedS4DModel(PyLoihiProcessModel):
     hop: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     period: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     sequence_length: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+
+@implements(proc=FixedS4D, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyFixedS4DModel(_PyFixedS4DStates):
+    s_re: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    s_im: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
 
     def run_spk(self) -> None:
         widths = _s4d_update(self)
@@ -73,21 +79,10 @@ class PyFixedS4DModel(PyLoihiProcessModel):
 @implements(proc=FixedFoldedS4D, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyFixedFoldedS4DModel(PyLoihiProcessModel):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+class PyFixedFoldedS4DModel(_PyFixedS4DStates):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    a_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    a_im: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    b_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    b_im: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     c_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     c_im: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    x_re: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    x_im: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    shifts: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=8)
-    hop: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    period: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-    sequence_length: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
 
     def run_spk(self) -> None:
         widths = _s4d_update(self)
