@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import List
 
 import typer
@@ -19,7 +18,7 @@ def bench(
     from s4d_jax.bench import run
 
     result = run(tuple(size), repeats=repeats, stream=stream,
-                 fixed_stream=lambda config, params, batch, tokens: fixed_stream_us_per_token(config, batch, tokens))
+                 fixed_stream=lambda config, params, batch, tokens: fixed_stream_fn(config, batch, tokens))
     if json_output:
         print(json.dumps(result))
         return
@@ -35,25 +34,27 @@ def bench(
     for name, kinds in result.get("stream_us_per_token", {}).items():
         for kind in ("float", "float_jax_jit", "fixed"):
             value = kinds[kind]
-            text = ", ".join(f"batch {b}: {us:.1f}" for b, us in value.items()) if value else kinds.get(
-                "fixed_unavailable", "")
-            print(f"{name} streaming µs/token, {kind}: {text}")
+            text = ", ".join(f"batch {b}: {us['best']:.1f} / {us['median']:.1f}" for b, us in value.items()) \
+                if value else kinds.get("fixed_unavailable", "")
+            print(f"{name} streaming µs/token (best / median), {kind}: {text}")
 
 
-def fixed_stream_us_per_token(config, batch: int, tokens: int) -> float:
-    """µs per token through the fixed-point streaming runtime (compiler/stream.py), on a random valid integer
-    network of the config's shape (the time does not depend on the values)."""
+def fixed_stream_fn(config, batch: int, tokens: int):
+    """A function that pushes `tokens` tokens through the fixed-point streaming runtime (compiler/stream.py),
+    on a random valid integer network of the config's shape (the time does not depend on the values)."""
     from compiler.stream import FixedStreamer
     from compiler.synthetic import random_inputs, random_network
 
     net = random_network(config.d_input, config.d_model, config.d_state, config.n_layers, config.n_classes)
     runtime = FixedStreamer(net, batch)
     x = random_inputs(net, batch, tokens)
-    runtime.push(x[:, 0])  # compiles (or loads the cached machine code)
-    start = time.perf_counter()
-    for t in range(tokens):
-        runtime.push(x[:, t])
-    return (time.perf_counter() - start) / tokens * 1e6
+
+    def call():
+        for t in range(tokens):
+            z = runtime.push(x[:, t])
+        return z
+
+    return call
 
 
 def register(app: typer.Typer) -> None:
