@@ -28,9 +28,12 @@ mkdir -p "$RUN"
 echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) start/resume from $CODE ($(git -C "$CODE" rev-parse --short HEAD))" \
     >> "$RUN/train.log"
 cd "$CODE"
-PYTHONPATH=$CODE nice -n 19 nohup setsid "$PY" -m s4d_jax.cli train "${ARGS[@]}" --resume \
-    >> "$RUN/train.log" 2>&1 < /dev/null &
+# one Eigen thread per contraction, as s4d_jax now sets itself: the code at CODE_COMMIT predates that
+XLA_FLAGS="${XLA_FLAGS:-} --xla_cpu_multi_thread_eigen=false" PYTHONPATH=$CODE nice -n 19 nohup setsid \
+    "$PY" -m s4d_jax.cli train "${ARGS[@]}" --resume >> "$RUN/train.log" 2>&1 < /dev/null &
 pid=$!
+# setsid gives the run its own scheduler autogroup, where `nice` alone does not yield to other sessions
+echo 19 > "/proc/$pid/autogroup" 2>/dev/null || true
 echo "$pid" > "$RUN/train.pid"
 echo "$pid" >> "$PIDS"
 echo "started PID $pid; log: $RUN/train.log"
