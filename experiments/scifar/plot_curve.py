@@ -33,7 +33,7 @@ def read_metrics(path: Path) -> list[dict]:
     return [records[epoch] for epoch in sorted(records)]
 
 
-def plot(records: list[dict], out: Path, title: str) -> None:
+def plot(records: list[dict], out: Path, title: str, planned: int | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -53,6 +53,7 @@ def plot(records: list[dict], out: Path, title: str) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlim(0, max(planned or 0, epochs[-1]) + 0.5)  # the whole planned run, so progress reads at a glance
     fig.suptitle(title)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
@@ -64,13 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("metrics", type=Path, help="metrics.jsonl of a training workdir")
     parser.add_argument("--out", type=Path, default=Path("experiments/scifar/curve.png"), help="PNG to write")
     parser.add_argument("--title", default="s4d-265k on sCIFAR (CPU)")
+    parser.add_argument("--epochs", type=int, default=None, help="planned epochs: the x axis spans them")
     args = parser.parse_args(argv)
     try:
         records = read_metrics(args.metrics)
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    plot(records, args.out, args.title)
+    plot(records, args.out, args.title, args.epochs)
     best = max(records, key=lambda r: r["val_accuracy"])
     print(f"{len(records)} epochs; best validation {100 * best['val_accuracy']:.2f} % at epoch {best['epoch']}; "
           f"wrote {args.out}")
