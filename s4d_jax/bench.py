@@ -116,17 +116,22 @@ def jax_stream_fn(config, params, batch: int, tokens: int) -> Callable[[], objec
     return call
 
 
+def pushes(push: Callable[[np.ndarray], object], tokens: np.ndarray) -> Callable[[], object]:
+    """A function that pushes every token of `tokens` (first axis) in turn and returns the last output: one
+    timed call of a streaming runtime."""
+    def call():
+        for token in tokens:
+            out = push(token)
+        return out
+
+    return call
+
+
 def compiled_stream_fn(config, params, batch: int, tokens: int) -> Callable[[], object]:
     """`tokens` pushes through the compiled float streaming runtime."""
     runtime = StreamingClassifier(config, params, batch)
     x = np.random.default_rng(0).uniform(size=(tokens, batch, config.d_input)).astype(np.float32)
-
-    def call():
-        for t in range(tokens):
-            logits = runtime.push(x[t])
-        return logits
-
-    return call
+    return pushes(runtime.push, x)
 
 
 def machine() -> dict:
@@ -178,12 +183,12 @@ def run(sizes=tuple(SHAPES), modes=("conv", "scan"), repeats: int = 5, stream: b
         kinds = {"float": compiled_stream_fn, "float_jax_jit": jax_stream_fn}
         if fixed_stream is not None:
             kinds["fixed"] = fixed_stream
-        tokens = {"float_jax_jit": STREAM_TOKENS // 5}  # a jitted call per token is ~100× slower
-        fns = {(kind, b): make(config, params, b, tokens.get(kind, STREAM_TOKENS))
-               for kind, make in kinds.items() for b in STREAM_BATCHES}
+        # a jitted call per token is ~100× slower: fewer tokens per timed call
+        tokens = {kind: STREAM_TOKENS // 5 if kind == "float_jax_jit" else STREAM_TOKENS for kind in kinds}
+        fns = {(kind, b): make(config, params, b, tokens[kind]) for kind, make in kinds.items() for b in STREAM_BATCHES}
         times = interleaved(fns, repeats)
-        per_token = {kind: {str(b): us_per_token(times[kind, b], tokens.get(kind, STREAM_TOKENS))
-                            for b in STREAM_BATCHES} for kind in kinds}
+        per_token = {kind: {str(b): us_per_token(times[kind, b], tokens[kind]) for b in STREAM_BATCHES}
+                     for kind in kinds}
         if fixed_stream is None:
             per_token["fixed"] = None
             per_token["fixed_unavailable"] = fixed_unavailable

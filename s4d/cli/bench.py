@@ -44,17 +44,11 @@ def fixed_stream_fn(config, batch: int, tokens: int):
     on a random valid integer network of the config's shape (the time does not depend on the values)."""
     from compiler.stream import FixedStreamer
     from compiler.synthetic import random_inputs, random_network
+    from s4d_jax.bench import pushes
 
     net = random_network(config.d_input, config.d_model, config.d_state, config.n_layers, config.n_classes)
     runtime = FixedStreamer(net, batch)
-    x = random_inputs(net, batch, tokens)
-
-    def call():
-        for t in range(tokens):
-            z = runtime.push(x[:, t])
-        return z
-
-    return call
+    return pushes(runtime.push, random_inputs(net, batch, tokens).swapaxes(0, 1))
 
 
 def register(app: typer.Typer) -> None:
