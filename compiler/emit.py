@@ -74,7 +74,7 @@ def build(graph: Graph, sched: Schedule, inputs: np.ndarray):
             procs[node.name] = _synapse_process(node, graph.inputs_of(node.name)[0].width)
         elif isinstance(node, S4DStates):
             process = FixedFoldedS4D if node.variant == "folded" else FixedS4D
-            procs[node.name] = process(**{k: getattr(node, k) for k in node.coefficients},
+            procs[node.name] = process(**{k: node.neuron_values(k) for k in node.coefficients},
                                        shift_a=node.shift_a, shift_b=node.shift_b, shift_msg=node.shift_msg,
                                        widths=widths, hop=sched.hops[node.name], name=node.name, **timing)
         elif isinstance(node, Graded):

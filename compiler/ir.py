@@ -108,6 +108,9 @@ class S4DStates:
     - variant "folded" keeps c in the neuron (`c_re` = 2 Re c, `c_im` = −2 Im c, `coef_bits` wide) and sends
       one message per step on port "out", floor((c_re·x_re + c_im·x_im) / 2**shift_msg) = 2·Re(c·x): half
       the messages, two more multiplies per update.
+
+    `kept` [channels, modes] marks the modes that have a neuron on the chip (None: all of them); a pass drops
+    the silent ones (passes.drop_silent_modes). The neurons on the chip are the kept modes in h·P + p order.
     """
 
     name: str
@@ -126,6 +129,7 @@ class S4DStates:
     variant: str = "split"  # "split": messages re and im, C in synapses; "folded": one message Re(2·c·x)
     c_re: np.ndarray | None = None  # folded only
     c_im: np.ndarray | None = None
+    kept: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.variant not in S4D_VARIANTS:
@@ -139,6 +143,19 @@ class S4DStates:
                 raise ValueError(f"S4D node {self.name!r}: {attr} shape {value.shape} != "
                                  f"({self.channels}, {self.modes})")
             object.__setattr__(self, attr, value)
+        if self.kept is not None:
+            kept = np.asarray(self.kept)
+            if kept.shape != (self.channels, self.modes) or not np.isin(kept, (0, 1)).all():
+                raise ValueError(f"S4D node {self.name!r}: kept must be a boolean mask of shape "
+                                 f"({self.channels}, {self.modes}), got {kept.dtype} {kept.shape}")
+            kept = kept.astype(bool)
+            kept.setflags(write=False)
+            object.__setattr__(self, "kept", kept)
+
+    def neuron_values(self, attr: str) -> np.ndarray:
+        """A coefficient of the neurons on the chip, flat in their order."""
+        value = getattr(self, attr)
+        return value.reshape(-1) if self.kept is None else value[self.kept]
 
     @property
     def coefficients(self) -> tuple[str, ...]:
@@ -152,8 +169,8 @@ class S4DStates:
 
     @property
     def size(self) -> int:
-        """Neurons (complex modes) on the chip; each sends one message per output port."""
-        return self.channels * self.modes
+        """Neurons (kept complex modes) on the chip; each sends one message per output port."""
+        return self.channels * self.modes if self.kept is None else int(self.kept.sum())
 
     @property
     def width(self) -> int:

@@ -1,4 +1,4 @@
-"""Graph passes run before allocation: width checks, exact fusions, sparsity.
+"""Graph passes run before allocation: width checks, exact fusions, silent neurons, sparsity.
 
 Each pass takes a Graph and returns a new one (nodes are frozen); `run_all` applies them in order and
 returns what each did, for the report.
@@ -111,6 +111,52 @@ def fuse_parallel_groups(graph: Graph) -> tuple[Graph, list[str]]:
     return graph.replace_nodes([n for n in nodes if n.name not in drop], edges), merged
 
 
+def silent_neurons(graph: Graph, node: S4DStates) -> np.ndarray:
+    """Which of the node's neurons (in chip order) cannot change any output: [size] bool.
+
+    A mode with b̄ = 0 never leaves its zero initial state (x ← a·0 + 0·u = 0), so it only ever sends zeros;
+    a folded mode with c = 0 sends floor(0) = 0; a mode whose column is zero in every synapse group reading it
+    is never heard. Graded spikes are sent only for non-zero values, and nothing else reads these neurons.
+    """
+    silent = ~fp.live_modes(node.neuron_values("b_re"), node.neuron_values("b_im"))
+    if node.variant == "folded":
+        silent |= (node.neuron_values("c_re") == 0) & (node.neuron_values("c_im") == 0)
+    heard = np.zeros(node.size, bool)
+    for edge in graph.outputs_of(node.name):
+        heard |= (graph.node(edge.dst).weights != 0).any(axis=0)
+    return silent | ~heard
+
+
+def drop_silent_modes(graph: Graph) -> tuple[Graph, dict[str, int]]:
+    """Remove the S4D neurons that cannot change any output (`silent_neurons`), with their synapse rows and
+    columns. Exact: the remaining network computes the same messages. Pruning b̄ or C to zero (s4d_jax.prune)
+    thus frees neurons, neuron updates and cores, not only synaptic memory. Returns the graph and the number
+    of neurons dropped per node."""
+    nodes = {n.name: n for n in graph.nodes}
+    dropped: dict[str, int] = {}
+    for node in graph.of_type(S4DStates):
+        live = ~silent_neurons(graph, node)
+        if live.all():
+            continue
+        dropped[node.name] = int((~live).sum())
+        kept = np.ones((node.channels, node.modes), bool) if node.kept is None else node.kept.copy()
+        kept[kept] = live
+        nodes[node.name] = replace(node, kept=kept)
+        for edge in graph.inputs_of(node.name):
+            group = nodes[edge.src]
+            nodes[edge.src] = replace(group, weights=group.weights[live, :])
+        for edge in graph.outputs_of(node.name):
+            group = nodes[edge.dst]
+            nodes[edge.dst] = replace(group, weights=group.weights[:, live])
+    if not dropped:
+        return graph, dropped
+    # a node left without neurons goes, with the groups into and out of it
+    gone = {name for name in dropped if nodes[name].size == 0}
+    gone |= {e.src for e in graph.edges if e.dst in gone} | {e.dst for e in graph.edges if e.src in gone}
+    edges = [e for e in graph.edges if e.src not in gone and e.dst not in gone]
+    return graph.replace_nodes([nodes[n.name] for n in graph.nodes if n.name not in gone], edges), dropped
+
+
 def drop_zero_synapses(graph: Graph) -> tuple[Graph, dict]:
     """Remove all-zero synapse groups and store a group sparse when that needs less synaptic memory.
 
@@ -136,10 +182,12 @@ def drop_zero_synapses(graph: Graph) -> tuple[Graph, dict]:
 
 
 def run_all(graph: Graph) -> tuple[Graph, dict]:
-    """Check widths, fuse, then sparsify; returns the final graph and what the passes did."""
+    """Check widths, fuse, drop silent S4D neurons, then sparsify; returns the final graph and what the passes
+    did."""
     graph = check_widths(graph)
     graph, fused = fuse_parallel_groups(graph)
+    graph, silent = drop_silent_modes(graph)
     graph, sparsity = drop_zero_synapses(graph)
     graph.hops()  # every node's inputs must still arrive in one step
-    return graph, {"fused": fused, **sparsity}
+    return graph, {"fused": fused, "silent_neurons_dropped": silent, **sparsity}
 

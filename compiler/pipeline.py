@@ -15,7 +15,7 @@ import numpy as np
 
 from compiler import fixed_point as fp
 from compiler import resources as rs
-from compiler.activity import rates_json
+from compiler.activity import node_rates, rates_json
 from compiler.allocate import PLACED, Allocation, allocate
 from compiler.ir import Graph, layer_of
 from compiler.outputs import write_files
@@ -42,9 +42,11 @@ class Compiled:
 
 def compile_graph(graph: Graph, mode: str = "pipelined", objective: str = "latency",
                   max_chips: int = rs.MAX_CHIPS, cores: int | None = None, rates: dict | None = None) -> Compiled:
-    """Passes, allocation, schedule, traffic at `rates` (measured activity; None = every value non-zero)."""
+    """Passes, allocation, schedule, traffic at `rates` (measured activity, per neuron from
+    `activity.measure` or per node; None = every value non-zero)."""
     start = time.perf_counter()
     graph, info = run_all(graph)
+    rates = node_rates(rates, graph)
     sched = schedule(graph, mode)
     alloc = allocate(graph, objective, max_chips, cores)
     load = traffic(graph, alloc, rates)
@@ -162,6 +164,10 @@ def format_report(c: Compiled, result: dict) -> str:
         lines.append(f"{row['layer']:<10} {row['neurons']:>8,} {row['synapses']:>9,} {row['cores']:>6} "
                      f"{row['memory_bytes'] / 1024:>11.1f}")
     lines.append("(a layer's cores may be shared with other layers, so the column can sum to more than the total)")
+    silent = result["passes"]["silent_neurons_dropped"]
+    if silent:
+        lines.append(f"{sum(silent.values()):,} silent S4D neurons left off the chip (b̄ = 0: never driven, or "
+                     f"C = 0: never heard): " + ", ".join(f"{k} {v:,}" for k, v in silent.items()))
     lines.append("")
     cap = result["core_work_cap_neuron_ops"]
     lines.append(f"neurocores {result['neurocores']} on {result['chips']} chip(s) ({rs.CORES_PER_CHIP} per chip), "

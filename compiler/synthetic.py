@@ -56,6 +56,21 @@ def random_network(d_input: int = 1, d_model: int = 8, d_state: int = 4, n_layer
     return fp.FixedNetwork(n_layers, pooling, tensors, exponents, neuron=neuron)
 
 
+def with_silent_modes(net: fp.FixedNetwork, fraction: float, seed: int = 0) -> fp.FixedNetwork:
+    """`net` with a random `fraction` of each layer's modes silenced, as pruning b̄ and C leaves them: half of
+    those get b̄ = 0 (never driven), the other half c = 0 (never heard)."""
+    rng = np.random.default_rng(seed)
+    tensors = dict(net.tensors)
+    for layer in range(net.n_layers):
+        silent = rng.random((net.d_model, net.n_modes)) < fraction
+        undriven = silent & (rng.random(silent.shape) < 0.5)
+        for part, zero in (("b_re", undriven), ("b_im", undriven), ("c_re", silent & ~undriven),
+                           ("c_im", silent & ~undriven)):
+            key = f"layers.{layer}.{part}"
+            tensors[key] = np.where(zero, 0, tensors[key]).astype(tensors[key].dtype)
+    return fp.FixedNetwork(net.n_layers, net.pooling, tensors, net.exponents, net.widths, net.neuron)
+
+
 def random_inputs(net: fp.FixedNetwork, batch: int, length: int, seed: int = 0) -> np.ndarray:
     """Integer inputs [batch, length, d_input] covering the whole unsigned input range."""
     d_input = int(net.tensors["encoder.weight"].shape[1])

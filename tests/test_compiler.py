@@ -16,10 +16,10 @@ from compiler import resources as rs
 from compiler.allocate import MappingError, allocate
 from compiler.frontend import from_network
 from compiler.ir import Graded, Graph, S4DStates, graph_from_dict
-from compiler.passes import WidthError, check_widths, drop_zero_synapses, fuse_parallel_groups, run_all
+from compiler.passes import WidthError, check_widths, drop_silent_modes, drop_zero_synapses, fuse_parallel_groups, run_all
 from compiler.pipeline import compile_graph, layer_table, summary
 from compiler.schedule import schedule
-from compiler.synthetic import random_network
+from compiler.synthetic import random_network, with_silent_modes
 
 
 def small_graph(**kwargs) -> Graph:
@@ -108,6 +108,41 @@ def test_sparsity_pass_drops_zero_groups_and_marks_sparse_ones():
     assert info["removed_groups"] == ["layers.0.d"]
     assert "layers.0.d" not in [n.name for n in out.nodes] and not out.inputs_of("layers.0.d")
     assert out.node("layers.0.expansion").sparse and not out.node("mixers.0").sparse
+
+
+def test_silent_s4d_neurons_are_dropped_with_their_synapse_rows_and_columns():
+    net = with_silent_modes(random_network(d_model=8, d_state=8, n_layers=2, seed=1), 0.5, seed=2)
+    t = net.tensors
+    graph = from_network(net)
+    out, dropped = drop_silent_modes(graph)
+    for layer in range(2):
+        p = f"layers.{layer}"
+        silent = ((t[f"{p}.b_re"] == 0) & (t[f"{p}.b_im"] == 0)) | ((t[f"{p}.c_re"] == 0) & (t[f"{p}.c_im"] == 0))
+        assert 0 < silent.sum() < silent.size
+        x = out.node(f"x.{layer}")
+        assert dropped[f"x.{layer}"] == silent.sum() and x.size == silent.size - silent.sum()
+        assert np.array_equal(x.kept, ~silent)
+        np.testing.assert_array_equal(x.neuron_values("a_re"), t[f"{p}.a_re"][~silent])
+        assert out.node(f"{p}.expansion").weights.shape == (x.size, 8)
+        for part in ("c_re", "c_im"):  # the columns kept are those of the kept modes, in h·P + p order
+            np.testing.assert_array_equal(out.node(f"{p}.{part}").weights,
+                                          graph.node(f"{p}.{part}").weights[:, (~silent).reshape(-1)])
+    assert drop_silent_modes(out)[1] == {}  # nothing more to drop
+    again = graph_from_dict(json.loads(out.to_json(tensors=True)))
+    assert np.array_equal(again.node("x.0").kept, out.node("x.0").kept) and again.node("x.0").size == out.node("x.0").size
+
+
+def test_a_layer_whose_modes_are_all_silent_loses_its_s4d_node_and_still_maps():
+    net = random_network(d_model=4, d_state=4, n_layers=2, seed=1)
+    tensors = {**net.tensors, "layers.1.b_re": np.zeros((4, 2), np.int32), "layers.1.b_im": np.zeros((4, 2), np.int32)}
+    silent = type(net)(net.n_layers, net.pooling, tensors, net.exponents)
+    graph, info = run_all(from_network(silent))
+    assert info["silent_neurons_dropped"]["x.1"] == 8
+    names = {n.name for n in graph.nodes}
+    assert "x.1" not in names and not names & {"layers.1.expansion", "layers.1.c_re", "layers.1.c_im"}
+    assert "layers.1.d" in names  # y.1 still gets D·u
+    dense = compile_graph(from_network(net))
+    assert compile_graph(graph).traffic.total("neuron_ops") < dense.traffic.total("neuron_ops")
 
 
 def test_parallel_groups_fuse_only_when_exact():

@@ -102,9 +102,10 @@ def test_measured_activity_counts_non_zero_messages():
     x = random_inputs(net, 2, 12, seed=1)
     x[:, :6] = 0  # half the input values are zero
     rates = measure(net, x)
-    assert rates[("input", "out")] == pytest.approx(np.count_nonzero(x) / x.size)
+    assert rates[("input", "out")] == pytest.approx(np.count_nonzero(x, axis=(0, 1)) / (2 * 12))
+    sizes = {"y.0": 6, "y.1": 6, "x.0": 12, "x.1": 12, "u.2": 6}  # one rate per neuron, modes h·P + p
     for key in (("y.0", "out"), ("y.1", "out"), ("x.0", "re"), ("x.1", "im"), ("u.2", "out")):
-        assert 0 <= rates[key] <= 1
+        assert rates[key].shape == (sizes[key[0]],) and ((0 <= rates[key]) & (rates[key] <= 1)).all()
     graph = from_network(net)
     full, measured = compile_graph(graph, cores=4), compile_graph(graph, cores=4, rates=rates)
     assert measured.traffic.total("synaptic_ops") < full.traffic.total("synaptic_ops")

@@ -17,7 +17,7 @@ from compiler import fixed_point as fp  # noqa: E402
 from compiler.emit import simulate  # noqa: E402
 from compiler.frontend import from_network  # noqa: E402
 from compiler.pipeline import compile_graph, verify  # noqa: E402
-from compiler.synthetic import random_inputs, random_network, write_exported  # noqa: E402
+from compiler.synthetic import random_inputs, random_network, with_silent_modes, write_exported  # noqa: E402
 
 pytestmark = pytest.mark.lava
 
@@ -62,6 +62,21 @@ def test_folded_lava_network_is_bit_exact_on_every_token(mode):
                              * state.x_im[0], shift_msg)
         saturated |= bool(np.abs(raw).max() > fp.signed_max(16))
     assert saturated
+
+
+@pytest.mark.parametrize("neuron", ["split", "folded"])
+def test_lava_network_without_its_silent_neurons_is_bit_exact(neuron):
+    """Pruned modes (b̄ = 0 or c = 0) leave the chip; the smaller network still computes every readout."""
+    net = with_silent_modes(random_network(d_input=2, d_model=4, d_state=6, n_layers=2, n_classes=3, seed=9,
+                                           neuron=neuron), 0.5, seed=10)
+    x = random_inputs(net, 2, 5, seed=11)
+    compiled = compile_graph(from_network(net))
+    dropped = compiled.passes["silent_neurons_dropped"]
+    assert all(0 < dropped[f"x.{layer}"] < 12 for layer in range(2))
+    run = simulate(compiled.graph, compiled.schedule, x)
+    reference = fp.run(net, x)
+    np.testing.assert_array_equal(run.logits, reference)
+    assert np.abs(reference).max() > 0
 
 
 def test_last_pooling_and_a_mismatch_is_reported(tiny):

@@ -11,7 +11,7 @@ CODE_COMMIT=${CODE_COMMIT:-0e0fbfb}            # ... at this commit
 PY=${PY:-/work/main/.venv/bin/python}
 PIDS=${PIDS:-/work/bg-pids.txt}                # background jobs others may pause briefly for benchmarks
 ARGS=(--task scifar --preset s4d-265k --epochs 24 --batch-size 50 --lr 0.01 --ssm-lr 0.001 --weight-decay 0.05
-      --warmup 1 --checkpoint-every-min 10 --workdir "$RUN/work")
+      --warmup 1 --checkpoint-every-min 5 --workdir "$RUN/work")
 
 if [[ -f $RUN/train.pid ]]; then
     old=$(cat "$RUN/train.pid")
@@ -32,7 +32,13 @@ cd "$CODE"
 XLA_FLAGS="${XLA_FLAGS:-} --xla_cpu_multi_thread_eigen=false" PYTHONPATH=$CODE nice -n 19 nohup setsid \
     "$PY" -m s4d_jax.cli train "${ARGS[@]}" --resume >> "$RUN/train.log" 2>&1 < /dev/null &
 pid=$!
-# setsid gives the run its own scheduler autogroup, where `nice` alone does not yield to other sessions
+# setsid gives the run its own scheduler autogroup, where `nice` alone does not yield to other sessions;
+# wait until setsid has made that group (the first line of /proc/PID/autogroup changes), then lower it
+mine=$(cut -d' ' -f1 /proc/$$/autogroup 2>/dev/null || true)
+for _ in $(seq 50); do
+    [[ $(cut -d' ' -f1 "/proc/$pid/autogroup" 2>/dev/null) != "$mine" ]] && break
+    sleep 0.1
+done
 echo 19 > "/proc/$pid/autogroup" 2>/dev/null || true
 echo "$pid" > "$RUN/train.pid"
 echo "$pid" >> "$PIDS"

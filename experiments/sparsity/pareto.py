@@ -104,7 +104,7 @@ def plot(args) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
     xs = [100 * r["weight_density"] for r in costs]
     for key, name in (("synaptic_memory_bytes", "synaptic memory"), ("synaptic_ops_per_token", "synaptic ops / token"),
-                      ("neuron_ops_per_token", "neuron updates / token")):
+                      ("neuron_ops_per_token", "neuron updates / token"), ("neurocores", "neurocores")):
         left.plot(xs, [r[key] / dense[key] for r in costs], marker="o", label=name)
     energy = "estimated_energy_uj_per_token_range"
     low, high = ([r[energy][i] / dense[energy][i] for r in costs] for i in (0, 1))
