@@ -16,7 +16,7 @@ from compiler.frontend import from_network
 from compiler.ir import Edge, Graded, Graph, Input, Output, SynapseGroup
 from compiler.passes import run_all
 from compiler.pipeline import compile_graph, sweep
-from compiler.synthetic import random_inputs, random_network, write_exported
+from compiler.synthetic import random_inputs, random_network, with_silent_modes, write_exported
 from compiler.traffic import traffic
 
 
@@ -109,6 +109,19 @@ def test_measured_activity_counts_non_zero_messages():
     graph = from_network(net)
     full, measured = compile_graph(graph, cores=4), compile_graph(graph, cores=4, rates=rates)
     assert measured.traffic.total("synaptic_ops") < full.traffic.total("synaptic_ops")
+
+
+def test_activity_of_an_s4d_node_is_averaged_over_the_neurons_left_on_the_chip():
+    net = with_silent_modes(random_network(d_model=6, d_state=8, n_layers=1, seed=4), 0.5, seed=5)
+    activity = measure(net, random_inputs(net, 2, 12, seed=6))
+    compiled = compile_graph(from_network(net), rates=activity)
+    kept = compiled.graph.node("x.0").kept.reshape(-1)
+    assert 0 < kept.sum() < kept.size
+    for part in ("re", "im"):
+        per_neuron = activity[("x.0", part)]
+        assert per_neuron[~kept].max() > 0  # modes nobody hears still send; they must not count
+        assert compiled.rates[("x.0", part)] == pytest.approx(per_neuron[kept].mean())
+    assert compiled.rates[("y.0", "out")] == pytest.approx(activity[("y.0", "out")].mean())
 
 
 def test_objectives_and_sweep(tmp_path):
