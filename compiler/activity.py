@@ -59,7 +59,7 @@ def node_rates(activity: Activity | Rates | None, graph: Graph) -> Rates | None:
             continue
         if value.ndim and isinstance(node, S4DStates) and node.kept is not None:
             value = value[node.kept.reshape(-1)]
-        rates[name, port] = float(value.mean()) if value.size else 0.0
+        rates[name, port] = float(value.mean())  # a node left without neurons is not in the graph
     return rates
 
 

@@ -163,7 +163,7 @@ def check_pixels(x, d_input: int, ndim: int) -> np.ndarray:
     if x.dtype.kind not in "iu":
         raise ValueError(f"inputs must be integer pixels in [0, {PIXEL_MAX}], got dtype {x.dtype} "
                          f"(pass the pixels as the task feeds them, not scaled to [0, 1])")
-    if x.dtype == np.uint8 and PIXEL_MAX == 255:  # every value of the type is a pixel: skip two reductions
+    if x.dtype.kind == "u" and (1 << 8 * x.dtype.itemsize) - 1 <= PIXEL_MAX:  # every value of the type is a pixel
         return x
     low, high = int(x.min()), int(x.max())
     if low < 0 or high > PIXEL_MAX:
