@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from s4d_jax import ssm
 from s4d_jax.config import ModelConfig, preset
 from s4d_jax.model import S4DClassifier, count_params, init_params
 
@@ -77,6 +78,43 @@ def test_gradients_reach_every_parameter():
     for path, g in jax.tree_util.tree_flatten_with_path(grads)[0]:
         assert bool(jnp.isfinite(g).all()), jax.tree_util.keystr(path)
         assert float(jnp.abs(g).max()) > 0, f"no gradient reaches {jax.tree_util.keystr(path)}"
+
+
+@pytest.mark.parametrize("streams", [1, 3])
+@pytest.mark.parametrize("length", [1, 7, 100])
+def test_fft_convolution_and_its_gradients_equal_the_direct_sum(length, streams):
+    u = jax.random.normal(jax.random.PRNGKey(length), (2, length, 5))
+    k = jax.random.normal(jax.random.PRNGKey(streams), (5, length))
+    g = jax.random.normal(jax.random.PRNGKey(7), (2, length, 5))
+    lag = jnp.arange(length)[:, None] - jnp.arange(length)[None, :]
+
+    def direct(u, k):  # y[b, l, h] = Σ_{j≤l} k[h, l−j] u[b, j, h], as a plain sum
+        toeplitz = jnp.where(lag >= 0, k[:, jnp.clip(lag, 0)], 0.0)
+        return jnp.einsum("bjh,hlj->blh", u, toeplitz)
+
+    def fft(u, k):
+        return ssm.causal_conv(u, k, streams=streams)
+
+    np.testing.assert_allclose(fft(u, k), direct(u, k), rtol=1e-5, atol=1e-5)
+    for want, got in zip(jax.grad(lambda u, k: jnp.sum(direct(u, k) * g), argnums=(0, 1))(u, k),
+                         jax.grad(lambda u, k: jnp.sum(fft(u, k) * g), argnums=(0, 1))(u, k)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(jnp.abs(want).max()))
+
+
+def test_conv_mode_gradients_equal_scan_mode_gradients():
+    """Training in either mode follows the same gradient: FFTs and their transposes against the scan's matmuls."""
+    config = preset("s4d-67k")
+    params = _randomize(init_params(config), seed=3)
+    x = jax.random.normal(jax.random.PRNGKey(4), (3, 784, 1))
+    labels = jnp.arange(3)
+
+    def loss(p, mode):
+        return -jnp.take_along_axis(jax.nn.log_softmax(_logits(config, p, x, mode)), labels[:, None], 1).mean()
+
+    conv, scan = (jax.grad(loss)(params, mode) for mode in ("conv", "scan"))
+    for (path, a), b in zip(jax.tree_util.tree_flatten_with_path(conv)[0], jax.tree_util.tree_leaves(scan)):
+        scale = float(jnp.abs(b).max())
+        assert float(jnp.abs(a - b).max()) <= 1e-3 * scale, jax.tree_util.keystr(path)
 
 
 def test_config_round_trip_rebuilds_the_model():
