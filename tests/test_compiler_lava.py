@@ -114,3 +114,18 @@ def test_s4d_compile_cli_json(tmp_path, tiny):
     bad = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(tmp_path / "nowhere")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ")
+
+
+def test_s4d_demo_prints_the_figures_of_s4d_compile(tmp_path, tiny):
+    net, x = tiny
+    model = write_exported(net, tmp_path / "model", samples=(x, np.array([0, 2])))
+    run = lambda *args: subprocess.run([sys.executable, "-m", "s4d.cli", *args], capture_output=True, text=True,
+                                       timeout=300)
+    demo = run("demo", "--model", str(model), "--sequences", "2", "--mode", "fall-through")
+    compiled = run("compile", str(model), "--mode", "fall-through")
+    assert demo.returncode == 0 and compiled.returncode == 0, demo.stderr + compiled.stderr
+    assert "bit-exact True; vs NumPy reference: True" in demo.stdout
+    report = [line for line in compiled.stdout.splitlines() if not line.startswith("compiled in")]
+    assert any(line.startswith("activity measured") for line in report)
+    missing = [line for line in report if line not in demo.stdout.splitlines()]
+    assert not missing, missing

@@ -33,16 +33,18 @@ def _run(model: str, sequences: int, mode: str, scratch: Path) -> None:
     from compiler import fixed_point
     from compiler.emit import simulate
     from compiler.exported import load_exported
-    from compiler.frontend import from_exported
-    from compiler.pipeline import compile_graph, format_report, summary
     from s4d import samples
+    from s4d.compiling import CompileReport, compile_model
     from s4d.resolve import exported_dir
     from s4d_jax import fixed
     from s4d_jax.export import load_quantized
 
+    # the mapping, activity and estimates exactly as `s4d compile MODEL --mode MODE` reports them, so the two
+    # commands never print different figures for one model
+    report = compile_model(model, mode=mode)
+    compiled = report.compiled
     directory = exported_dir(model, scratch)
     exported = load_exported(directory)
-    compiled = compile_graph(from_exported(exported), mode)
     x, labels, source = samples.select(directory, exported.manifest, sequences)
     print(f"{model}: {len(x)} test sequences of {x.shape[1]} tokens ({source}), simulated in Lava ({mode})",
           file=sys.stderr)
@@ -51,9 +53,8 @@ def _run(model: str, sequences: int, mode: str, scratch: Path) -> None:
         lava = simulate(compiled.graph, compiled.schedule, x, bar.update)
     jax_fixed = fixed.run(load_quantized(directory), x, per_token=True)
     numpy_reference = fixed_point.run(exported.network, x)
-    result = summary(compiled)
+    result = report.to_dict()
     result.update(
-        model=str(directory),
         simulated_sequences=len(x),
         lava_steps_per_second=round(lava.steps_per_second, 1),
         bit_exact_vs_jax_fixed=bool(np.array_equal(lava.logits, jax_fixed)),
@@ -64,7 +65,7 @@ def _run(model: str, sequences: int, mode: str, scratch: Path) -> None:
     result["bit_exact"] = result["bit_exact_vs_jax_fixed"] and result["bit_exact_vs_numpy_reference"]
     if labels is not None:
         result["lava_accuracy"] = float(np.mean(lava.logits[:, -1].argmax(-1) == labels))
-    print(format_report(compiled, result))
+    print(CompileReport(result, compiled).text())
     print(f"every token's readout, Lava vs JAX fixed mode: bit-exact {result['bit_exact_vs_jax_fixed']}; "
           f"vs NumPy reference: {result['bit_exact_vs_numpy_reference']}")
     print(f"labels {result['labels']}, Lava predictions {result['lava_predictions']}")
