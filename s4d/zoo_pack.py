@@ -16,7 +16,8 @@ from pathlib import Path
 
 from zoo.archive import CARD, PARTS, SAMPLES, archive_inputs, write_archive
 from zoo.cards import render_card
-from zoo.registry import ACCURACY_KINDS, MODELS_DIR, Registry, ZooEntry, load_registry, write_text_atomic
+from zoo.registry import (ACCURACY_KINDS, BELOW_GOAL, MODELS_DIR, Registry, ZooEntry, load_registry,
+                          write_text_atomic)
 from zoo.samples import load_samples
 
 from s4d.samples import DEFAULT_SAMPLES, build_samples, task_shape
@@ -47,6 +48,22 @@ def update_entry(entry: ZooEntry, *, accuracies: dict[str, float] | None = None,
     return dataclasses.replace(entry, accuracies=acc,
                                training_time=training_time or entry.training_time,
                                training_command=training_command or entry.training_command)
+
+
+def _state_the_goal(entry: ZooEntry, below_goal: str | None) -> ZooEntry:
+    """`entry` with its shortfall stated as a limit, or an error when it is short of its goal unexplained."""
+    kept = tuple(limit for limit in entry.limits if not limit.startswith(BELOW_GOAL))
+    if not entry.short_of_goal():
+        return dataclasses.replace(entry, limits=kept)
+    fixed, goal = entry.accuracies.fixed, entry.goal_fixed
+    if not below_goal:
+        reached = "has no fixed-point accuracy recorded" if fixed is None else f"reaches {fixed} % in fixed point"
+        raise ValueError(f"{entry.name} {reached}, short of its goal of {goal} %: record --accuracy fixed=PERCENT, "
+                         f"or pass --below-goal 'why it ships anyway' (it goes on the card)")
+    shortfall = (f"its fixed-point test accuracy is not measured; the goal is {goal} %" if fixed is None else
+                 f"{fixed} % in fixed point on the full test set, against the {goal} % it is meant to reach")
+    stated = f"{BELOW_GOAL} {shortfall}. {below_goal.strip()}"
+    return dataclasses.replace(entry, limits=(stated, *kept))
 
 
 def _architecture(entry: ZooEntry) -> str:
@@ -130,9 +147,12 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
          export: Path | None = None, samples: Path | None = None, n_samples: int = DEFAULT_SAMPLES,
          source_dir: str | None = None, accuracies: dict[str, float] | None = None,
          lava_sequences: int | None = None, training_time: str | None = None, date: str | None = None,
-         registry: Registry | None = None) -> ZooEntry:
+         below_goal: str | None = None, registry: Registry | None = None) -> ZooEntry:
     """Build models/NAME/NAME.zip beside the registry, mark the model available with its sha256 and size,
-    record the given figures and rewrite its card. Returns the new registry row."""
+    record the given figures and rewrite its card. Returns the new registry row.
+
+    A model short of its goal (registry `goal_fixed`; its fixed-point accuracy below it or not given) is
+    refused unless `below_goal` says why it ships anyway; that reason becomes a limit on its card."""
     registry = registry or load_registry()
     entry = registry.get(name)
     folders = {"params": params, "qaft": qaft, "export": export}
@@ -150,6 +170,7 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
         check_export(entry, folders["export"])
     entry = update_entry(entry, accuracies=accuracies, lava_sequences=lava_sequences, training_time=training_time,
                          training_command=meta.get("command") or None)
+    entry = _state_the_goal(entry, below_goal)
     try:
         date = datetime.date.fromisoformat(date) if date else datetime.datetime.now(datetime.timezone.utc).date()
     except ValueError:

@@ -170,8 +170,9 @@ def initial_params(cfg: TrainConfig, model_config: ModelConfig):
     return params
 
 
-def prepare_workdir(workdir: Path, cfg: TrainConfig, resume: bool, command: str) -> None:
-    """Create the workdir, or check that resuming it continues the same run; never overwrite one."""
+def prepare_workdir(workdir: Path, cfg: TrainConfig, resume: bool, command: str) -> str:
+    """Create the workdir, or check that resuming it continues the same run; never overwrite one. Returns the
+    command that started the run (the saved one on a resume): the one that reproduces the model."""
     config_file = workdir / checkpoint.TRAIN_CONFIG
     if workdir.exists() and not workdir.is_dir():
         raise NotADirectoryError(f"workdir {workdir} exists and is not a directory")
@@ -185,13 +186,14 @@ def prepare_workdir(workdir: Path, cfg: TrainConfig, resume: bool, command: str)
         diff = {k: (saved.get(k), v) for k, v in cfg.to_dict().items() if saved.get(k) != v}
         if diff:
             raise ValueError(f"cannot resume {workdir} with different settings (saved, given): {diff}")
-        return
+        return json.loads(config_file.read_text()).get("command") or command
     workdir.mkdir(parents=True, exist_ok=True)
     if not os.access(workdir, os.W_OK):
         raise PermissionError(f"workdir {workdir} is not writable")
     tmp = config_file.with_suffix(".tmp")
     tmp.write_text(json.dumps({"train_config": cfg.to_dict(), "command": command}, indent=2) + "\n")
     os.replace(tmp, config_file)
+    return command
 
 
 def params_meta(cfg: TrainConfig, command: str, metrics: dict) -> dict:
@@ -255,7 +257,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     model_config = cfg.model_config()
     start_params = initial_params(cfg, model_config) if cfg.init_from else None  # refused before any file is made
     if distributed.is_primary():  # one job, one workdir: the other processes wait for it
-        prepare_workdir(workdir, cfg, resume, command)
+        command = prepare_workdir(workdir, cfg, resume, command)
     distributed.barrier("workdir ready")
     train_split = data.load(cfg.task, "train", data_dir=data_dir, source_dir=source_dir,
                             permutation_seed=cfg.permutation_seed)

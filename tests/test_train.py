@@ -13,7 +13,7 @@ import pytest
 from s4d import cli
 from s4d_jax import checkpoint
 from s4d_jax.evaluate import evaluate
-from s4d_jax.train import TrainConfig, optimizer, param_labels, train
+from s4d_jax.train import TrainConfig, optimizer, param_labels, prepare_workdir, train
 from test_data import mock_tfds
 
 TINY = (("d_model", 8), ("d_state", 4), ("n_layers", 2))
@@ -152,6 +152,15 @@ def test_existing_workdir_is_never_overwritten(run):
     with pytest.raises(ValueError, match="different settings.*lr"):
         train(dataclasses.replace(cfg, lr=0.5), workdir, resume=True)
     assert (workdir / checkpoint.METRICS).read_text() == before
+
+
+def test_a_resumed_run_records_the_command_that_started_it(tmp_path):
+    # the command goes into every checkpoint's meta and from there into a zoo card: it must reproduce the
+    # model, so a resume's own command line (with --resume) is not what is recorded
+    cfg = dataclasses.replace(CFG, epochs=1)
+    workdir = tmp_path / "work"
+    assert prepare_workdir(workdir, cfg, False, "s4d train --epochs 1") == "s4d train --epochs 1"
+    assert prepare_workdir(workdir, cfg, True, "s4d train --epochs 1 --resume") == "s4d train --epochs 1"
 
 
 def test_params_directory_round_trip_and_errors(run, tmp_path):

@@ -21,7 +21,7 @@ from zoo.archive import CONTENTS, archive_inputs, check_contents, extract_archiv
     write_archive
 from zoo.cache import DownloadError, cached_archive, cached_model, fetch, resolve
 from zoo.cards import NOT_MEASURED
-from zoo.registry import Registry, UnknownModelError, ZooEntry, load_registry
+from zoo.registry import Accuracies, Registry, UnknownModelError, ZooEntry, load_registry
 from zoo.samples import load_samples
 
 from s4d.zoo_pack import card_text
@@ -119,6 +119,13 @@ def test_registry_rejects_bad_rows():
         ZooEntry(**base, status="available", url="ftp://x/m.zip", sha256="0" * 64, size=3)
     with pytest.raises(ValueError, match="permutation seed"):
         ZooEntry(**base, status_reason="r", permutation_seed=0)
+    shipped = dict(base, status="available", url="https://x/m.zip", sha256="0" * 64, size=3, goal_fixed=99.2)
+    with pytest.raises(ValueError, match="short of its goal of 99.2 %, and no limit beginning 'Below its goal:'"):
+        Registry(Path("registry.json"), (ZooEntry(**shipped, accuracies=Accuracies(fixed=99.1)),))
+    Registry(Path("registry.json"), (ZooEntry(**shipped, accuracies=Accuracies(fixed=99.1),
+                                              limits=("Below its goal: 99.1 %. Why.",)),))
+    with pytest.raises(ValueError, match="goal_fixed must be a percentage"):
+        ZooEntry(**{**shipped, "goal_fixed": 120})
 
 
 # ---------------------------------------------------------------- a tiny archive served by the tests
@@ -332,6 +339,32 @@ def test_pack_is_reproducible_and_records_the_archive(tmp_path, cache, trained_d
     from s4d_jax.checkpoint import load_params_dir
     config, _, meta = load_params_dir(model / "params")
     assert config.d_model == 64 and meta["task"] == "psmnist"
+
+
+def test_pack_refuses_a_model_short_of_its_goal_unless_its_card_says_why(tmp_path, trained_dir):
+    from s4d.zoo_pack import pack
+
+    _write_mnist_test_split(tmp_path / "data" / "mnist")
+    unmeasured = dataclasses.replace(REGISTRY.get("psmnist-s4d-67k"), accuracies=Accuracies(), status="training",
+                                     status_reason="a test")
+    registry = Registry(tmp_path / "zoo" / "registry.json", (unmeasured,))
+    registry.path.parent.mkdir()
+    registry.save()
+    before = registry.path.read_bytes()
+    kwargs = dict(source=trained_dir, n_samples=2, source_dir=str(tmp_path / "data"), date="2026-11-26")
+    with pytest.raises(ValueError, match="has no fixed-point accuracy recorded, short of its goal of 96.16 %"):
+        pack("psmnist-s4d-67k", registry=registry, **kwargs)
+    with pytest.raises(ValueError, match=r"reaches 90.0 % in fixed point, short of its goal of 96.16 %.*--below-goal"):
+        pack("psmnist-s4d-67k", registry=registry, accuracies={"fixed": 90.0}, **kwargs)
+    assert registry.path.read_bytes() == before and not (registry.root / "models").exists()
+
+    short = pack("psmnist-s4d-67k", registry=registry, accuracies={"fixed": 90.0}, below_goal="A test. ", **kwargs)
+    limit = ("Below its goal: 90.0 % in fixed point on the full test set, against the 96.16 % it is meant to "
+             "reach. A test.")
+    assert short.limits[0] == limit and f"- {limit}" in registry.card_path(short).read_text(encoding="utf-8")
+    reached = pack("psmnist-s4d-67k", registry=load_registry(registry.path), accuracies={"fixed": 96.2}, **kwargs)
+    assert not any(limit.startswith("Below its goal") for limit in reached.limits)
+    assert load_registry(registry.path).get("psmnist-s4d-67k") == reached
 
 
 def test_pack_refuses_params_of_another_task_and_a_bad_export(tmp_path, trained_dir):

@@ -67,6 +67,8 @@ def render_card(entry: ZooEntry, task: str, architecture: str, dataset: str) -> 
         f"| task | {task} |",
         f"| architecture | {architecture} |",
         f"| status | {status} |",
+        *([f"| goal | ≥ {entry.goal_fixed:.2f} % test accuracy in fixed point (the paper's figure) |"]
+          if entry.goal_fixed is not None else []),
         f"| packaged on | {entry.date or 'not packaged yet'} |",
         "",
         "## Measured test accuracy", "",

@@ -21,6 +21,7 @@ STATUSES = ("available", "training", "not yet available")  # training: a run is 
 ACCURACY_KINDS = ("float", "ptq", "qaft", "fixed", "lava")
 SHA256_HEX = 64
 MODELS_DIR = "models"  # under the registry's folder: models/<name>/card.md and the shipped archive
+BELOW_GOAL = "Below its goal:"  # how the limit of a model shipped short of its goal begins
 
 
 class UnknownModelError(ValueError):
@@ -69,6 +70,9 @@ class ZooEntry:
     training_time: str | None = None
     date: str | None = None
     limits: tuple[str, ...] = ()
+    # the fixed-point test accuracy (percent) the model is meant to reach: the paper's figure for its task.
+    # An available model short of it (or not measured in fixed point) must say so in a limit (BELOW_GOAL)
+    goal_fixed: float | None = None
 
     def __post_init__(self) -> None:
         where = f"zoo entry {self.name!r}"
@@ -85,6 +89,8 @@ class ZooEntry:
             raise ValueError(f"{where}: size must be a positive number of bytes, got {self.size!r}")
         if self.url is not None and not self.url.startswith(("https://", "http://", "file://")):
             raise ValueError(f"{where}: url must start with https://, http:// or file://, got {self.url!r}")
+        if self.goal_fixed is not None and not (isinstance(self.goal_fixed, (int, float)) and 0 < self.goal_fixed <= 100):
+            raise ValueError(f"{where}: goal_fixed must be a percentage in (0, 100] or null, got {self.goal_fixed!r}")
         if self.task.startswith("ps") != (self.permutation_seed is not None):
             raise ValueError(f"{where}: a permutation seed belongs to permuted tasks (psmnist) and only to them")
 
@@ -97,6 +103,14 @@ class ZooEntry:
             raise ValueError(f"zoo entry {self.name!r}: an available model needs a url or a shipped archive")
         if self.sha256 is None or self.size is None:
             raise ValueError(f"zoo entry {self.name!r}: an available model needs its sha256 and size")
+        if self.short_of_goal() and not any(limit.startswith(BELOW_GOAL) for limit in self.limits):
+            raise ValueError(f"zoo entry {self.name!r}: available at {self.accuracies.fixed} % in fixed point, short "
+                             f"of its goal of {self.goal_fixed} %, and no limit beginning {BELOW_GOAL!r} says so")
+
+    def short_of_goal(self) -> bool:
+        """True when the model has a goal and its fixed-point accuracy is unmeasured or below it."""
+        fixed = self.accuracies.fixed
+        return self.goal_fixed is not None and (fixed is None or fixed < self.goal_fixed)
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)

@@ -103,6 +103,8 @@ def pack(
     lava_sequences: Optional[int] = typer.Option(None, help="how many sequences the Lava accuracy covers"),
     training_time: Optional[str] = typer.Option(None, help="e.g. '5 h 10 min on 2 CPU cores, 9 epochs'"),
     date: Optional[str] = typer.Option(None, help="packaging date (default: today, UTC)"),
+    below_goal: Optional[str] = typer.Option(None, "--below-goal", help="why a model short of its goal "
+                                             "(registry goal_fixed) ships anyway; stated on its card"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Package a trained model into zoo/models/NAME/NAME.zip and record its sha256, size and figures."""
@@ -111,7 +113,8 @@ def pack(
 
     entry = pack_model(name, source=source, params=params, qaft=qaft, export=export, samples=samples,
                        n_samples=n_samples, source_dir=source_dir, accuracies=parse_accuracies(accuracy),
-                       lava_sequences=lava_sequences, training_time=training_time, date=date)
+                       lava_sequences=lava_sequences, training_time=training_time, date=date,
+                       below_goal=below_goal)
     if as_json:
         print(json.dumps(entry.to_dict()))
     else:
