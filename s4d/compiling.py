@@ -55,7 +55,7 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
                   progress: bool = False, neuron: str | None = None) -> CompileReport:
     """Map MODEL onto Loihi 2 neurocores (objective "latency": the per-core work budget calibrated to the paper,
     or "cores": fewest; `cores` spreads it over N). `activity` test sequences measure how often values are
-    non-zero (0: assume all are); `sweep` maps over a range of core counts, `plot` draws that sweep to a PNG;
+    non-zero (0: assume all are); `sweep` maps over a range of core counts, `plot` draws that sweep and the load of every core to a PNG;
     `simulate` N runs N sequences in Lava's fixed-point simulation and compares every token with the spec's
     reference; `out` receives ir.json, allocation.json and report.json (a directory holding other files only
     with `force`, and then only those three are replaced)."""
@@ -104,9 +104,10 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
             result["simulated_inputs"] = source
             result.update(_simulate(compiled, exported.network, x, labels, progress))
     if plot is not None:
-        from compiler.plot import plot_sweep
+        from compiler.plot import plot_report
 
-        result["plot"] = str(plot_sweep(result["sweep"], plot, f"{model} ({mode})"))
+        result["plot"] = str(plot_report(result["sweep"], compiled.allocation, plot,
+                                             f"{model} ({mode}, objective {objective})"))
     if out is not None:
         result["out"] = str(write_outputs(out, compiled, result, force))
     return CompileReport(result, compiled)

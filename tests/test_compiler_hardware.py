@@ -134,9 +134,16 @@ def test_objectives_and_sweep(tmp_path):
     assert cores == sorted(cores) and cores[0] == len(fewest.cores) and cores[-1] <= rs.CORES_PER_CHIP
     latencies = [p["estimated_latency_us_per_token_range"][0] for p in points]
     assert latencies[0] > 5 * latencies[-1]  # spreading shortens the step
-    from compiler.plot import plot_sweep
+    from compiler.plot import per_core_by_layer, plot_report
 
-    png = plot_sweep(points, tmp_path / "sweep.png", "s4d-67k")
+    # the per-core bars: every core's layers add up to its load, and none passes the latency budget
+    work = per_core_by_layer(latency, lambda load: load.neuron_ops)
+    assert list(work) == ["encoder", "layer 0", "layer 1", "layer 2", "layer 3", "decoder"]
+    totals = [sum(column) for column in zip(*work.values())]
+    assert totals == [core.load.neuron_ops for core in latency.cores] and max(totals) <= latency.work_cap
+    memory = per_core_by_layer(latency, lambda load: load.memory_bytes)
+    assert [sum(column) for column in zip(*memory.values())] == [core.load.memory_bytes for core in latency.cores]
+    png = plot_report(points, latency, tmp_path / "report.png", "s4d-67k")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
