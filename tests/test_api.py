@@ -95,3 +95,13 @@ def test_bad_load_arguments_are_refused(small):
         s4d.load(small[0] / "export", precision="half")
     with pytest.raises(ValueError, match="needs quantized integers"):
         s4d.load(small[0] / "params", precision="fixed")
+
+
+def test_docstring_examples_run_as_written():
+    """The examples in s4d/api.py's docstrings, each docstring with `np`, `s4d` and a loaded `m` at hand."""
+    import doctest
+
+    import s4d.api
+
+    results = doctest.testmod(s4d.api, extraglobs={"np": np, "s4d": s4d, "m": s4d.load("smnist-s4d-67k")})
+    assert results.attempted >= 10 and results.failed == 0, results
