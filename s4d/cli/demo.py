@@ -39,11 +39,11 @@ def _run(model: str, sequences: int, mode: str, scratch: Path) -> None:
     from s4d_jax import fixed
     from s4d_jax.export import load_quantized
 
+    directory = exported_dir(model, scratch)
     # the mapping, activity and estimates exactly as `s4d compile MODEL --mode MODE` reports them, so the two
     # commands never print different figures for one model
-    report = compile_model(model, mode=mode)
+    report = compile_model(directory, mode=mode)
     compiled = report.compiled
-    directory = exported_dir(model, scratch)
     exported = load_exported(directory)
     x, labels, source = samples.select(directory, exported.manifest, sequences)
     print(f"{model}: {len(x)} test sequences of {x.shape[1]} tokens ({source}), simulated in Lava ({mode})",
