@@ -55,10 +55,10 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
                   progress: bool = False, neuron: str | None = None) -> CompileReport:
     """Map MODEL onto Loihi 2 neurocores (objective "latency": the per-core work budget calibrated to the paper,
     or "cores": fewest; `cores` spreads it over N). `activity` test sequences measure how often values are
-    non-zero (0: assume all are); `sweep` maps over a range of core counts, `plot` draws that sweep and the load of every core to a PNG;
-    `simulate` N runs N sequences in Lava's fixed-point simulation and compares every token with the spec's
-    reference; `out` receives ir.json, allocation.json and report.json (a directory holding other files only
-    with `force`, and then only those three are replaced)."""
+    non-zero (0: assume all are); `sweep` maps over a range of core counts, `plot` draws that sweep and the
+    load of every core to a PNG; `simulate` N runs N sequences in Lava's fixed-point simulation and compares
+    every token with the spec's reference; `out` receives ir.json, allocation.json and report.json (a
+    directory holding other files only with `force`, and then only those three are replaced)."""
     from compiler.activity import measure
     from compiler.calibration import paper_comparison
     from compiler.exported import load_exported

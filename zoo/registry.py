@@ -89,7 +89,8 @@ class ZooEntry:
             raise ValueError(f"{where}: size must be a positive number of bytes, got {self.size!r}")
         if self.url is not None and not self.url.startswith(("https://", "http://", "file://")):
             raise ValueError(f"{where}: url must start with https://, http:// or file://, got {self.url!r}")
-        if self.goal_fixed is not None and not (isinstance(self.goal_fixed, (int, float)) and 0 < self.goal_fixed <= 100):
+        goal = self.goal_fixed
+        if goal is not None and not (isinstance(goal, (int, float)) and 0 < goal <= 100):
             raise ValueError(f"{where}: goal_fixed must be a percentage in (0, 100] or null, got {self.goal_fixed!r}")
         if self.task.startswith("ps") != (self.permutation_seed is not None):
             raise ValueError(f"{where}: a permutation seed belongs to permuted tasks (psmnist) and only to them")

@@ -24,7 +24,8 @@ def compile_command(
     neuron: Optional[str] = typer.Option(None, "--neuron", help="split | folded S4D neuron (default: the exported "
                                          "model's own; the other one is PTQ-quantized from its float params)"),
     sweep: bool = typer.Option(False, "--sweep", help="map over a range of core counts and report each"),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="write the sweep and the per-core load as a PNG (implies --sweep)"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="write the sweep and the per-core load as a PNG "
+                                                             "(implies --sweep)"),
     activity: int = typer.Option(1, "--activity", help="test sequences to measure activity on (0: assume all "
                                                        "values non-zero)"),
     simulate: int = typer.Option(0, "--simulate", help="run N test sequences in Lava and check them bit for bit"),
