@@ -53,8 +53,21 @@ def test_bad_tokens_are_refused_with_the_reason():
         streamer.push(np.array([[0], [256]]))
 
 
-def test_folded_networks_are_refused_by_name():
-    from compiler.synthetic import random_network
+@pytest.mark.parametrize("seed", [0, 4])
+def test_folded_neurons_stream_bit_exact_with_the_jax_fixed_mode_and_reference(seed):
+    _, _, q, _ = random_quantized(seed, n_layers=2, neuron="folded")
+    net = reference_network(q)
+    assert net.neuron == "folded"
+    x = random_pixels(seed + 1, 3, 30)
+    got = stream_all(net, x.astype(np.uint8))
+    assert np.array_equal(got, fixed.run(q, x, per_token=True))
+    assert np.array_equal(got, fp.run(net, x))
 
-    with pytest.raises(ValueError, match="split S4D neurons.*'folded'"):
-        FixedStreamer(random_network(neuron="folded"))
+
+def test_folded_random_network_with_saturating_messages_streams_as_the_reference():
+    """compiler.synthetic's folded networks put x_msg where the largest messages saturate."""
+    from compiler.synthetic import random_inputs, random_network
+
+    net = random_network(d_input=2, d_model=5, d_state=6, n_layers=3, seed=7, neuron="folded")
+    x = random_inputs(net, 2, 25, seed=8)
+    assert np.array_equal(stream_all(net, x), fp.run(net, x))
