@@ -41,6 +41,16 @@ def test_fixed_stream_is_the_jax_fixed_mode_bit_for_bit(small):
     assert np.array_equal(s.push(x[:2, 0]), outs[:2, 0])  # a new batch size after reset
 
 
+def test_fixed_stream_of_a_folded_export_is_the_jax_fixed_mode_bit_for_bit(tmp_path):
+    config, params, q, _ = random_quantized(11, n_layers=2, neuron="folded")
+    export.write_exported(tmp_path / "folded", q, params, task="smnist")
+    m = s4d.load(tmp_path / "folded", precision="fixed")
+    x = random_pixels(5, 2, 20)
+    s = m.stream()
+    outs = np.stack([s.push(x[:, i]) for i in range(20)], axis=1)
+    assert np.array_equal(outs, fixed.run(q, x, per_token=True))
+
+
 def test_compile_report_has_the_fields_of_compile_json(small):
     from compiler.exported import load_exported
     from compiler.frontend import from_exported
