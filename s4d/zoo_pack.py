@@ -16,8 +16,7 @@ from pathlib import Path
 
 from zoo.archive import CARD, PARTS, SAMPLES, archive_inputs, write_archive
 from zoo.cards import render_card
-from zoo.registry import (ACCURACY_KINDS, BELOW_GOAL, MODELS_DIR, Registry, ZooEntry, load_registry,
-                          write_text_atomic)
+from zoo.registry import ACCURACY_KINDS, MODELS_DIR, Registry, ZooEntry, load_registry, write_text_atomic
 from zoo.samples import load_samples
 
 from s4d.samples import DEFAULT_SAMPLES, build_samples, task_shape
@@ -50,20 +49,17 @@ def update_entry(entry: ZooEntry, *, accuracies: dict[str, float] | None = None,
                                training_command=training_command or entry.training_command)
 
 
-def _state_the_goal(entry: ZooEntry, below_goal: str | None) -> ZooEntry:
-    """`entry` with its shortfall stated as a limit, or an error when it is short of its goal unexplained."""
-    kept = tuple(limit for limit in entry.limits if not limit.startswith(BELOW_GOAL))
+def state_the_goal(entry: ZooEntry, below_goal: str | None) -> ZooEntry:
+    """`entry` with the reason it ships short of its goal (None once it reaches it), or an error when it is
+    short of its goal and no reason is given."""
     if not entry.short_of_goal():
-        return dataclasses.replace(entry, limits=kept)
-    fixed, goal = entry.accuracies.fixed, entry.goal_fixed
-    if not below_goal:
+        return dataclasses.replace(entry, below_goal=None)
+    if not (below_goal and below_goal.strip()):
+        fixed = entry.accuracies.fixed
         reached = "has no fixed-point accuracy recorded" if fixed is None else f"reaches {fixed} % in fixed point"
-        raise ValueError(f"{entry.name} {reached}, short of its goal of {goal} %: record --accuracy fixed=PERCENT, "
-                         f"or pass --below-goal 'why it ships anyway' (it goes on the card)")
-    shortfall = (f"its fixed-point test accuracy is not measured; the goal is {goal} %" if fixed is None else
-                 f"{fixed} % in fixed point on the full test set, against the {goal} % it is meant to reach")
-    stated = f"{BELOW_GOAL} {shortfall}. {below_goal.strip()}"
-    return dataclasses.replace(entry, limits=(stated, *kept))
+        raise ValueError(f"{entry.name} {reached}, short of its goal of {entry.goal_fixed} %: record --accuracy "
+                         f"fixed=PERCENT, or pass --below-goal 'why it ships anyway' (it goes on the card)")
+    return dataclasses.replace(entry, below_goal=below_goal.strip())
 
 
 def _architecture(entry: ZooEntry) -> str:
@@ -170,7 +166,7 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
         check_export(entry, folders["export"])
     entry = update_entry(entry, accuracies=accuracies, lava_sequences=lava_sequences, training_time=training_time,
                          training_command=meta.get("command") or None)
-    entry = _state_the_goal(entry, below_goal)
+    entry = state_the_goal(entry, below_goal)  # a new model: its own reason, not an earlier one's
     try:
         date = datetime.date.fromisoformat(date) if date else datetime.datetime.now(datetime.timezone.utc).date()
     except ValueError:

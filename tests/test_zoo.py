@@ -120,10 +120,9 @@ def test_registry_rejects_bad_rows():
     with pytest.raises(ValueError, match="permutation seed"):
         ZooEntry(**base, status_reason="r", permutation_seed=0)
     shipped = dict(base, status="available", url="https://x/m.zip", sha256="0" * 64, size=3, goal_fixed=99.2)
-    with pytest.raises(ValueError, match="short of its goal of 99.2 %, and no limit beginning 'Below its goal:'"):
+    with pytest.raises(ValueError, match="short of its goal of 99.2 %, without a below_goal reason"):
         Registry(Path("registry.json"), (ZooEntry(**shipped, accuracies=Accuracies(fixed=99.1)),))
-    Registry(Path("registry.json"), (ZooEntry(**shipped, accuracies=Accuracies(fixed=99.1),
-                                              limits=("Below its goal: 99.1 %. Why.",)),))
+    Registry(Path("registry.json"), (ZooEntry(**shipped, accuracies=Accuracies(fixed=99.1), below_goal="Why."),))
     with pytest.raises(ValueError, match="goal_fixed must be a percentage"):
         ZooEntry(**{**shipped, "goal_fixed": 120})
 
@@ -359,12 +358,20 @@ def test_pack_refuses_a_model_short_of_its_goal_unless_its_card_says_why(tmp_pat
     assert registry.path.read_bytes() == before and not (registry.root / "models").exists()
 
     short = pack("psmnist-s4d-67k", registry=registry, accuracies={"fixed": 90.0}, below_goal="A test. ", **kwargs)
-    limit = ("Below its goal: 90.0 % in fixed point on the full test set, against the 96.16 % it is meant to "
-             "reach. A test.")
-    assert short.limits[0] == limit and f"- {limit}" in registry.card_path(short).read_text(encoding="utf-8")
+    line = ("- Below its goal: 90.00 % in fixed point on the full test set, against the 96.16 % it is meant to reach. "
+            "A test.")
+    assert short.below_goal == "A test." and line in registry.card_path(short).read_text(encoding="utf-8")
     reached = pack("psmnist-s4d-67k", registry=load_registry(registry.path), accuracies={"fixed": 96.2}, **kwargs)
-    assert not any(limit.startswith("Below its goal") for limit in reached.limits)
+    assert reached.below_goal is None and "Below its goal" not in registry.card_path(reached).read_text("utf-8")
     assert load_registry(registry.path).get("psmnist-s4d-67k") == reached
+
+    # `s4d zoo record` restates the shortfall with the new figure and keeps the recorded reason
+    env = {**os.environ, "S4D_ZOO_REGISTRY": str(registry.path)}
+    assert _s4d("record", "psmnist-s4d-67k", "--accuracy", "fixed=95.5", "--below-goal", "B.", env=env).returncode == 0
+    assert _s4d("record", "psmnist-s4d-67k", "--accuracy", "fixed=95.0", env=env).returncode == 0
+    card = registry.card_path(reached).read_text("utf-8")
+    assert "- Below its goal: 95.00 % in fixed point on the full test set, against the 96.16 % it is meant to " \
+           "reach. B." in card and "95.50" not in card
 
 
 def test_pack_refuses_params_of_another_task_and_a_bad_export(tmp_path, trained_dir):

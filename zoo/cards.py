@@ -53,6 +53,15 @@ def front_matter(entry: ZooEntry, dataset: str) -> list[str]:
     return lines + ["---", ""]
 
 
+def shortfall(entry: ZooEntry) -> str:
+    """The sentence a card opens its limits with when the model ships short of its goal."""
+    fixed, goal = entry.accuracies.fixed, entry.goal_fixed
+    if fixed is None:
+        return f"Below its goal: its fixed-point test accuracy is not measured; the goal is {goal:.2f} %."
+    return (f"Below its goal: {fixed:.2f} % in fixed point on the full test set, against the {goal:.2f} % it is "
+            f"meant to reach.")
+
+
 def render_card(entry: ZooEntry, task: str, architecture: str, dataset: str) -> str:
     """The Markdown card of `entry`: front matter, what it is, how it was trained, the measured numbers, how to
     reproduce it, its limits and license. `task` and `architecture` describe the sequences and the network in
@@ -98,6 +107,7 @@ def render_card(entry: ZooEntry, task: str, architecture: str, dataset: str) -> 
         "a few real test sequences with their labels (their source is written inside), for the offline demo.",
         "",
         "## Limits", "",
+        *([f"- {shortfall(entry)} {entry.below_goal}"] if entry.below_goal and entry.short_of_goal() else []),
         *(f"- {limit}" for limit in entry.limits),
         "- The Lava figure covers only a few sequences: Lava's CPU simulation runs at about a hundred time steps",
         "  per second; the JAX fixed mode, checked bit-exact against Lava, gives the whole-test-set figure.",

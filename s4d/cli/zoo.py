@@ -127,14 +127,18 @@ def record(
     accuracy: List[str] = typer.Option([], help=ACCURACY_HELP),
     lava_sequences: Optional[int] = typer.Option(None, help="how many sequences the Lava accuracy covers"),
     training_time: Optional[str] = typer.Option(None, help="e.g. '5 h 10 min on 2 CPU cores, 9 epochs'"),
+    below_goal: Optional[str] = typer.Option(None, "--below-goal", help="why an available model short of its "
+                                             "goal ships anyway (default: the reason already recorded)"),
 ) -> None:
     """Record measured figures of a model in the registry and rewrite its card (the archive is unchanged)."""
-    from s4d.zoo_pack import parse_accuracies, update_entry, write_card
+    from s4d.zoo_pack import parse_accuracies, state_the_goal, update_entry, write_card
     from zoo.registry import load_registry
 
     registry = load_registry()
     entry = update_entry(registry.get(name), accuracies=parse_accuracies(accuracy), lava_sequences=lava_sequences,
                          training_time=training_time)
+    if entry.status == "available":
+        entry = state_the_goal(entry, below_goal or entry.below_goal)
     registry.replace(entry).save()
     print(write_card(registry, entry))
 
