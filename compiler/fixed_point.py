@@ -267,6 +267,15 @@ class FixedNetwork:
         product = e[f"x.{layer}"] + (e[f"layers.{layer}.c_re"] if self.neuron == "folded" else 0)
         return shift_a, shift_b, e[f"x_msg.{layer}"] - product
 
+    def reduction_exps(self, layer: int) -> tuple[int, int]:
+        """Lava weight_exp of the groups taking layer `layer`'s S4D messages to y: (c_re, c_im) for split
+        neurons, the ones group's for both places for folded ones (mantissa 1 at exponent 0)."""
+        if self.neuron == "folded":
+            ones = weight_exp(0, self.exponents[f"x_msg.{layer}"], self.exponents[f"y.{layer}"])
+            return ones, ones
+        return tuple(self.weight_exp(f"layers.{layer}.{part}", f"x_msg.{layer}", f"y.{layer}")
+                     for part in ("c_re", "c_im"))
+
     def dense_groups(self) -> list[DenseGroup]:
         """Every synapse group of the network with its Lava parameters, in data-flow order."""
         t, w = self.tensors, self.widths
@@ -279,13 +288,10 @@ class FixedNetwork:
             groups.append(DenseGroup(f"{p}.expansion", expansion_matrix(self.d_model, self.n_modes, live), -1, msg))
             if self.neuron == "folded":  # Σ_p of the per-mode messages: mantissas 1 (exponent 0)
                 ones = np.ones((self.d_model, self.n_modes), np.int64)
-                groups.append(DenseGroup(f"{p}.reduction", reduction_matrix(ones),
-                                         weight_exp(0, self.exponents[f"x_msg.{layer}"],
-                                                    self.exponents[f"y.{layer}"]), msg))
+                groups.append(DenseGroup(f"{p}.reduction", reduction_matrix(ones), self.reduction_exps(layer)[0], msg))
             else:
-                for part in ("c_re", "c_im"):
-                    groups.append(DenseGroup(f"{p}.{part}", reduction_matrix(t[f"{p}.{part}"] * live),
-                                             self.weight_exp(f"{p}.{part}", f"x_msg.{layer}", f"y.{layer}"), msg))
+                for part, exp in zip(("c_re", "c_im"), self.reduction_exps(layer)):
+                    groups.append(DenseGroup(f"{p}.{part}", reduction_matrix(t[f"{p}.{part}"] * live), exp, msg))
             groups.append(DenseGroup(f"{p}.d", np.diag(t[f"{p}.d"].astype(np.int64)),
                                      self.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}"), msg))
             groups.append(DenseGroup(f"mixers.{layer}", t[f"mixers.{layer}.weight"],
@@ -394,14 +400,13 @@ def step(net: FixedNetwork, state: FixedState, sample) -> tuple[FixedState, dict
         new_im.append(x_im)
         if net.neuron == "folded":
             m = folded_message(x_re, x_im, t[f"{p}.c_re"], t[f"{p}.c_im"], shift_msg, w).reshape(-1, h * p_modes)
-            acc = dense(m, reduction_matrix(np.ones((h, p_modes), np.int64)),
-                        weight_exp(0, net.exponents[f"x_msg.{layer}"], net.exponents[f"y.{layer}"]))
+            acc = dense(m, reduction_matrix(np.ones((h, p_modes), np.int64)), net.reduction_exps(layer)[0])
         else:
             m_re = state_message(x_re, shift_msg, w).reshape(u.shape[0], h * p_modes)
             m_im = state_message(x_im, shift_msg, w).reshape(u.shape[0], h * p_modes)
-            c_exp = {part: net.weight_exp(f"{p}.{part}", f"x_msg.{layer}", f"y.{layer}") for part in ("c_re", "c_im")}
-            acc = (dense(m_re, reduction_matrix(t[f"{p}.c_re"] * live), c_exp["c_re"])
-                   + dense(m_im, reduction_matrix(t[f"{p}.c_im"] * live), c_exp["c_im"]))
+            exp_re, exp_im = net.reduction_exps(layer)
+            acc = (dense(m_re, reduction_matrix(t[f"{p}.c_re"] * live), exp_re)
+                   + dense(m_im, reduction_matrix(t[f"{p}.c_im"] * live), exp_im))
         acc = acc + dense(u, np.diag(t[f"{p}.d"].astype(np.int64)), net.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}"))
         y = relu(acc, w)
         u = channel(dense(y, t[f"mixers.{layer}.weight"],

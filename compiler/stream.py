@@ -61,7 +61,7 @@ def _pack(net: fp.FixedNetwork):
     The per-mode and mixer arrays are stored narrow (coefficients ≤ 24 bits in int32, 2·m in int16), which
     halves the memory the loop streams through per token and lets the compiler use 32×32 → 64-bit vector
     multiplies; every product is still formed in int64. For the folded neuron, c_re and c_im are neuron
-    coefficients (≤ 24 bits, int32, as they are) and the weight_exp of c_re and c_im is that of the ones group.
+    coefficients (≤ 24 bits, int32, as they are).
     """
     t, n = net.tensors, net.n_layers
     folded = net.neuron == "folded"
@@ -76,10 +76,7 @@ def _pack(net: fp.FixedNetwork):
         stack("mixers.{}.weight", 2, np.int16), stack("mixers.{}.bias"),
         fp.lava_weights(t["decoder.weight"]), np.asarray(t["decoder.bias"], np.int64),
     )
-    ones_exp = [fp.weight_exp(0, net.exponents[f"x_msg.{i}"], net.exponents[f"y.{i}"]) for i in range(n)]
-    shifts = np.array([net.s4d_shifts(i) + (
-        ones_exp[i] if folded else net.weight_exp(f"layers.{i}.c_re", f"x_msg.{i}", f"y.{i}"),
-        ones_exp[i] if folded else net.weight_exp(f"layers.{i}.c_im", f"x_msg.{i}", f"y.{i}"),
+    shifts = np.array([net.s4d_shifts(i) + net.reduction_exps(i) + (
         net.weight_exp(f"layers.{i}.d", f"u.{i}", f"y.{i}"),
         net.weight_exp(f"mixers.{i}.weight", f"y.{i}", f"u.{i + 1}")) for i in range(n)], np.int64)
     return weights, shifts

@@ -148,7 +148,7 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
     record the given figures and rewrite its card. Returns the new registry row.
 
     A model short of its goal (registry `goal_fixed`; its fixed-point accuracy below it or not given) is
-    refused unless `below_goal` says why it ships anyway; that reason becomes a limit on its card."""
+    refused unless `below_goal` says why it ships anyway; its card then states the shortfall and that reason."""
     registry = registry or load_registry()
     entry = registry.get(name)
     folders = {"params": params, "qaft": qaft, "export": export}

@@ -181,12 +181,13 @@ def prepare_workdir(workdir: Path, cfg: TrainConfig, resume: bool, command: str)
             raise FileExistsError(f"workdir {workdir} is not empty; pass --resume to continue it or choose another")
         if not config_file.is_file():
             raise ValueError(f"{workdir} is not empty and is not a training workdir (no {config_file.name})")
+        started = json.loads(config_file.read_text())
         # fields added since the run started count with their defaults
-        saved = {**TrainConfig().to_dict(), **json.loads(config_file.read_text())["train_config"]}
+        saved = {**TrainConfig().to_dict(), **started["train_config"]}
         diff = {k: (saved.get(k), v) for k, v in cfg.to_dict().items() if saved.get(k) != v}
         if diff:
             raise ValueError(f"cannot resume {workdir} with different settings (saved, given): {diff}")
-        return json.loads(config_file.read_text()).get("command") or command
+        return started.get("command") or command
     workdir.mkdir(parents=True, exist_ok=True)
     if not os.access(workdir, os.W_OK):
         raise PermissionError(f"workdir {workdir} is not writable")
