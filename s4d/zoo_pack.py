@@ -16,7 +16,8 @@ from pathlib import Path
 
 from zoo.archive import CARD, PARTS, SAMPLES, archive_inputs, write_archive
 from zoo.cards import render_card
-from zoo.registry import ACCURACY_KINDS, MODELS_DIR, Registry, ZooEntry, load_registry, write_text_atomic
+from zoo.registry import (ACCURACY_KINDS, MODELS_DIR, Loihi2Summary, Registry, ZooEntry, load_registry,
+                          write_text_atomic)
 from zoo.samples import load_samples
 
 from s4d.samples import DEFAULT_SAMPLES, build_samples, task_shape
@@ -60,6 +61,14 @@ def state_the_goal(entry: ZooEntry, below_goal: str | None) -> ZooEntry:
         raise ValueError(f"{entry.name} {reached}, short of its goal of {entry.goal_fixed} %: record --accuracy "
                          f"fixed=PERCENT, or pass --below-goal 'why it ships anyway' (it goes on the card)")
     return dataclasses.replace(entry, below_goal=below_goal.strip())
+
+
+def loihi2_summary(model: str | Path, samples: Path | None = None) -> Loihi2Summary:
+    """What `s4d compile MODEL` reports (pipelined, latency objective), with the activity measured on the first
+    of `samples` (default: the model's shipped samples), as the registry records it."""
+    from s4d.compiling import compile_model
+
+    return Loihi2Summary.from_report(compile_model(model, inputs=samples))
 
 
 def _architecture(entry: ZooEntry) -> str:
@@ -145,7 +154,8 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
          lava_sequences: int | None = None, training_time: str | None = None, date: str | None = None,
          below_goal: str | None = None, registry: Registry | None = None) -> ZooEntry:
     """Build models/NAME/NAME.zip beside the registry, mark the model available with its sha256 and size,
-    record the given figures and rewrite its card. Returns the new registry row.
+    record the given figures and the export's compile summary (`s4d compile`), and rewrite its card. Returns the
+    new registry row.
 
     A model short of its goal (registry `goal_fixed`; its fixed-point accuracy below it or not given) is
     refused unless `below_goal` says why it ships anyway; its card then states the shortfall and that reason."""
@@ -175,11 +185,13 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
     entry = dataclasses.replace(entry, status="available", status_reason=None, archive=archive,
                                 date=date.isoformat())
     with tempfile.TemporaryDirectory() as tmp:
-        card = Path(tmp) / CARD
-        card.write_text(card_text(entry), encoding="utf-8")
         if samples is None:
             samples = build_samples(entry, Path(tmp) / SAMPLES, n=n_samples, source_dir=source_dir)
         load_samples(Path(samples), shape=task_shape(entry.task))
+        entry = dataclasses.replace(entry, loihi2=loihi2_summary(folders["export"], samples)
+                                    if "export" in folders else None)
+        card = Path(tmp) / CARD
+        card.write_text(card_text(entry), encoding="utf-8")
         files = archive_inputs(folders, Path(samples), card)
         sha256, size = write_archive(registry.root / archive, files)
     entry = dataclasses.replace(entry, sha256=sha256, size=size)

@@ -56,6 +56,10 @@ def test_card_shows_measured_numbers_and_says_what_is_not_measured():
     assert rows["exported fixed-point model (JAX fixed mode)"] == "98.77 %"
     assert rows["Lava fixed-point simulation (Loihi2SimCfg fixed_pt)"] == "100.00 % on 8 test sequences"
     assert rows["float (conv mode, float32)"] == NOT_MEASURED
+    assert rows["neurocores"] == "31 on 1 chip" and rows["latency per token, estimated"].endswith(" µs")
+    uncompiled = card_text(dataclasses.replace(entry, loihi2=None))
+    assert "Not compiled yet: once the model ships, `s4d zoo record smnist-s4d-67k --compile`" in uncompiled
+    assert "| neurocores |" not in uncompiled
 
 
 @pytest.mark.parametrize("entry", REGISTRY.entries, ids=lambda e: e.name)
@@ -80,6 +84,18 @@ def test_shipped_model_matches_the_registry(entry, tmp_path):
     model = extract_archive(archive, tmp_path / entry.name)
     assert {"params/config.json", "params/params.npz", "params/meta.json", "samples.npz", "card.md"} <= set(
         check_contents(model, entry.name))
+
+
+@pytest.mark.parametrize("entry", SHIPPED, ids=lambda e: e.name)
+def test_registry_records_what_the_compiler_reports_for_the_shipped_export(entry, tmp_path):
+    """The card's Loihi 2 section stays true when the compiler's model changes: re-record with
+    `s4d zoo record NAME --compile`."""
+    from s4d.zoo_pack import loihi2_summary
+
+    model = extract_archive(REGISTRY.archive_path(entry), tmp_path / entry.name)
+    assert entry.loihi2 == loihi2_summary(model / "export"), f"run `s4d zoo record {entry.name} --compile`"
+    assert entry.loihi2.chips == 1 and (entry.loihi2.neurocores == 31) == ("sparse" not in entry.name)
+    assert f"| neurocores | {entry.loihi2.neurocores} on 1 chip |" in card_text(entry)
 
 
 def test_available_models_can_be_fetched_from_somewhere():
@@ -125,6 +141,18 @@ def test_registry_rejects_bad_rows():
     Registry(Path("registry.json"), (ZooEntry(**shipped, accuracies=Accuracies(fixed=99.1), below_goal="Why."),))
     with pytest.raises(ValueError, match="goal_fixed must be a percentage"):
         ZooEntry(**{**shipped, "goal_fixed": 120})
+
+    summary = dataclasses.asdict(REGISTRY.get("smnist-s4d-67k").loihi2)
+    row = {**base, "status_reason": "r"}
+    assert ZooEntry.from_dict({**row, "loihi2": summary}).loihi2 == REGISTRY.get("smnist-s4d-67k").loihi2
+    with pytest.raises(ValueError, match=r"loihi2.estimated_energy_uj_per_token_range must be \[low, high\]"):
+        ZooEntry.from_dict({**row, "loihi2": {**summary, "estimated_energy_uj_per_token_range": [5.0, 0.02]}})
+    with pytest.raises(ValueError, match="loihi2.neurocores must be a positive integer"):
+        ZooEntry.from_dict({**row, "loihi2": {**summary, "neurocores": 0}})
+    with pytest.raises(ValueError, match="loihi2 summary lacks 'chips'"):
+        ZooEntry.from_dict({**row, "loihi2": {k: v for k, v in summary.items() if k != "chips"}})
+    with pytest.raises(ValueError, match=r"loihi2: unknown fields \['cores'\]"):
+        ZooEntry.from_dict({**row, "loihi2": {**summary, "cores": 3}})
 
 
 # ---------------------------------------------------------------- a tiny archive served by the tests
@@ -340,6 +368,23 @@ def test_pack_is_reproducible_and_records_the_archive(tmp_path, cache, trained_d
     assert config.d_model == 64 and meta["task"] == "psmnist"
 
 
+def test_pack_records_the_compile_summary_of_the_export(tmp_path, cache, trained_dir):
+    from s4d.zoo_pack import pack
+
+    _write_mnist_test_split(tmp_path / "data" / "mnist")
+    shipped = resolve("psmnist-s4d-67k", registry=REGISTRY, progress=False)
+    registry = Registry(tmp_path / "zoo" / "registry.json", (dataclasses.replace(REGISTRY.get("psmnist-s4d-67k"),
+                                                                               loihi2=None),))
+    registry.path.parent.mkdir()
+    registry.save()
+    entry = pack("psmnist-s4d-67k", registry=registry, source=trained_dir, export=shipped / "export", n_samples=2,
+                 source_dir=str(tmp_path / "data"), date="2026-11-27")
+    assert entry.loihi2.neurocores == 31 and entry.loihi2.mode == "pipelined" and entry.loihi2.objective == "latency"
+    assert load_registry(registry.path).get("psmnist-s4d-67k").loihi2 == entry.loihi2
+    model = resolve("psmnist-s4d-67k", registry=load_registry(registry.path), progress=False)
+    assert "| neurocores | 31 on 1 chip |" in (model / "card.md").read_text("utf-8")
+
+
 def test_pack_refuses_a_model_short_of_its_goal_unless_its_card_says_why(tmp_path, trained_dir):
     from s4d.zoo_pack import pack
 
@@ -410,6 +455,12 @@ def test_cli_list_and_info_print_one_json_object():
     unknown = _s4d("info", "smnist")
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: no model named 'smnist'")
     assert "smnist-s4d-67k" in unknown.stderr and "Traceback" not in unknown.stderr
+    text = _s4d("info", "smnist-s4d-67k").stdout
+    assert "loihi2: 31 neurocores on 1 chip" in text and "(estimates)" in text
+    before = (REPO / "zoo" / "registry.json").read_bytes()
+    training = _s4d("record", "scifar-s4d-265k", "--compile")
+    assert training.returncode == 2 and training.stderr.count("\n") == 1 and "not available" in training.stderr
+    assert (REPO / "zoo" / "registry.json").read_bytes() == before
 
 
 def test_cli_download_prints_one_json_object_repairs_the_cache_and_force_fetches_again(tmp_path, tiny_archive):

@@ -62,11 +62,40 @@ def shortfall(entry: ZooEntry) -> str:
             f"meant to reach.")
 
 
+def _figure(value: float) -> str:
+    """Three significant digits, without exponents: 1,140 · 539 · 54.6 · 0.0196."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def loihi2_lines(entry: ZooEntry) -> list[str]:
+    """The card's Loihi 2 section: the compile summary of the shipped export, estimates labelled as such."""
+    head = ["## On Loihi 2", ""]
+    s = entry.loihi2
+    if s is None:
+        return head + [f"Not compiled yet: once the model ships, `s4d zoo record {entry.name} --compile` records "
+                       f"what `s4d compile {entry.name}` reports.", ""]
+    span = lambda pair, unit: f"{_figure(pair[0])}–{_figure(pair[1])} {unit}"
+    chips = f"{s.chips} chip" + ("s" if s.chips > 1 else "")
+    return head + [
+        f"`s4d compile {entry.name}` ({s.mode}, objective {s.objective}, {s.neuron} S4D neuron):", "",
+        "| | |", "|---|---|",
+        f"| neurocores | {s.neurocores} on {chips} |",
+        f"| latency | {s.latency_steps} time steps from a token to its readout |",
+        f"| synaptic memory | {s.synaptic_memory_bytes:,} bytes |",
+        f"| latency per token, estimated | {span(s.estimated_latency_us_per_token_range, 'µs')} |",
+        f"| energy per token, estimated | {span(s.estimated_energy_uj_per_token_range, 'µJ')} |",
+        "",
+        "Neurocores, steps and memory follow from the compiler's resource model of Loihi 2; latency and energy are",
+        "estimates, not measurements on a chip: ranges whose per-operation constants, with their sources, are",
+        "listed in docs/compiler.md.", "",
+    ]
+
+
 def render_card(entry: ZooEntry, task: str, architecture: str, dataset: str) -> str:
-    """The Markdown card of `entry`: front matter, what it is, how it was trained, the measured numbers, how to
-    reproduce it, its limits and license. `task` and `architecture` describe the sequences and the network in
-    words and `dataset` names the source dataset (the zoo knows models only by name; the application layer,
-    which knows the model code, supplies these)."""
+    """The Markdown card of `entry`: front matter, what it is, the measured numbers, its Loihi 2 compile summary,
+    how it was trained and how to reproduce it, its limits and license. `task` and `architecture` describe the
+    sequences and the network in words and `dataset` names the source dataset (the zoo knows models only by
+    name; the application layer, which knows the model code, supplies these)."""
     status = entry.status if entry.status == "available" else f"{entry.status}: {entry.status_reason}"
     lines = [
         *front_matter(entry, dataset),
@@ -84,6 +113,7 @@ def render_card(entry: ZooEntry, task: str, architecture: str, dataset: str) -> 
         "| model | accuracy |", "|---|---|",
         *(f"| {ACCURACY_LABELS[kind]} | {_accuracy(entry, kind)} |" for kind in ACCURACY_KINDS),
         "",
+        *loihi2_lines(entry),
         "## How it was trained", "",
         f"- command: `{entry.training_command}`" if entry.training_command else "- command: not trained yet",
         f"- time: {entry.training_time or NOT_MEASURED}",

@@ -49,6 +49,45 @@ class Accuracies:
 
 
 @dataclass(frozen=True)
+class Loihi2Summary:
+    """What `s4d compile NAME` (pipelined, latency objective) reports for the shipped fixed-point model: the
+    mapping is exact for the compiler's resource model; latency and energy per token are estimates, [low, high]
+    ranges whose constants and their provenance are in docs/compiler.md, not measurements on a chip."""
+
+    neuron: str
+    mode: str
+    objective: str
+    neurocores: int
+    chips: int
+    latency_steps: int
+    synaptic_memory_bytes: int
+    estimated_latency_us_per_token_range: tuple[float, float]
+    estimated_energy_uj_per_token_range: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        for name in ("neurocores", "chips", "latency_steps", "synaptic_memory_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"loihi2.{name} must be a positive integer, got {value!r}")
+        for name in ("estimated_latency_us_per_token_range", "estimated_energy_uj_per_token_range"):
+            value = getattr(self, name)
+            if (len(value) != 2 or not all(isinstance(v, (int, float)) and v > 0 for v in value)
+                    or value[0] > value[1]):
+                raise ValueError(f"loihi2.{name} must be [low, high] with 0 < low ≤ high, got {list(value)!r}")
+
+    @classmethod
+    def from_report(cls, report) -> "Loihi2Summary":
+        """The summary of a compile report (the mapping of `s4d compile --json`, or a registry row's loihi2)."""
+        try:
+            return cls(**{f.name: (tuple(report[f.name]) if f.name.endswith("_range") else report[f.name])
+                          for f in dataclasses.fields(cls)})
+        except KeyError as err:
+            raise ValueError(f"loihi2 summary lacks {err.args[0]!r}") from None
+        except TypeError as err:
+            raise ValueError(f"loihi2 summary: {err}") from None
+
+
+@dataclass(frozen=True)
 class ZooEntry:
     """One model of the zoo. `archive` (relative to the registry's folder) is set when the model ships in the
     repository; `url` is where it is downloaded from otherwise (https, http or file://)."""
@@ -74,6 +113,7 @@ class ZooEntry:
     # which its card states beside the figures
     goal_fixed: float | None = None
     below_goal: str | None = None
+    loihi2: Loihi2Summary | None = None  # the shipped export's compile summary; null until compiled
 
     def __post_init__(self) -> None:
         where = f"zoo entry {self.name!r}"
@@ -127,6 +167,9 @@ class ZooEntry:
         fields = dict(data)
         fields["accuracies"] = Accuracies(**fields.get("accuracies", {}))
         fields["limits"] = tuple(fields.get("limits", ()))
+        if fields.get("loihi2") is not None:
+            _check_fields(Loihi2Summary, fields["loihi2"], f"{where}, loihi2")
+            fields["loihi2"] = Loihi2Summary.from_report(fields["loihi2"])
         return cls(**fields)
 
 

@@ -67,6 +67,11 @@ def info(name: str = typer.Argument(..., help="zoo model name"),
     figures = ", ".join(f"{k} {_percent(acc[k])}" for k in ACCURACY_KINDS)
     print(f"{'accuracy %':>17}: {figures}" + (f" (lava on {acc['lava_sequences']} sequences)"
                                               if acc["lava_sequences"] else ""))
+    if (chip := data["loihi2"]) is not None:
+        latency, energy = chip["estimated_latency_us_per_token_range"], chip["estimated_energy_uj_per_token_range"]
+        print(f"{'loihi2':>17}: {chip['neurocores']} neurocores on {chip['chips']} chip(s), {chip['latency_steps']} "
+              f"steps, {chip['synaptic_memory_bytes']:,} B synaptic memory; {latency[0]:.3g}–{latency[1]:.3g} "
+              f"µs and {energy[0]:.3g}–{energy[1]:.3g} µJ per token (estimates)")
 
 
 @zoo_app.command()
@@ -129,14 +134,22 @@ def record(
     training_time: Optional[str] = typer.Option(None, help="e.g. '5 h 10 min on 2 CPU cores, 9 epochs'"),
     below_goal: Optional[str] = typer.Option(None, "--below-goal", help="why an available model short of its "
                                              "goal ships anyway (default: the reason already recorded)"),
+    compile_summary: bool = typer.Option(False, "--compile", help="compile the shipped model (s4d compile NAME) "
+                                         "and record its neurocores, memory and estimates"),
 ) -> None:
     """Record measured figures of a model in the registry and rewrite its card (the archive is unchanged)."""
-    from s4d.zoo_pack import parse_accuracies, state_the_goal, update_entry, write_card
+    import dataclasses
+
+    from s4d.zoo_pack import loihi2_summary, parse_accuracies, state_the_goal, update_entry, write_card
     from zoo.registry import load_registry
 
     registry = load_registry()
     entry = update_entry(registry.get(name), accuracies=parse_accuracies(accuracy), lava_sequences=lava_sequences,
                          training_time=training_time)
+    if compile_summary:
+        if entry.status != "available":
+            raise ValueError(f"{name} is not available ({entry.status}); there is no shipped model to compile")
+        entry = dataclasses.replace(entry, loihi2=loihi2_summary(name))
     if entry.status == "available":
         entry = state_the_goal(entry, below_goal or entry.below_goal)
     registry.replace(entry).save()
