@@ -114,8 +114,8 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
 
 
 def _simulate(compiled, network, x, labels, progress: bool) -> dict:
-    import lava.magma.core.process.process  # noqa: F401  Lava sets the multiprocessing start method on
-    from tqdm import tqdm                   # import, which must happen before tqdm creates its lock
+    import compiler.lava.process  # noqa: F401  Lava first: it sets the multiprocessing start method (compiler/lava)
+    from tqdm import tqdm
 
     from compiler.pipeline import verify
 

@@ -129,3 +129,19 @@ def test_s4d_demo_prints_the_figures_of_s4d_compile(tmp_path, tiny):
     assert any(line.startswith("activity measured") for line in report)
     missing = [line for line in report if line not in demo.stdout.splitlines()]
     assert not missing, missing
+
+
+def test_api_simulates_after_a_progress_bar_has_fixed_the_start_method(tmp_path, tiny):
+    """Lava sets multiprocessing's start method on import, which fails once a tqdm bar (a training run, a
+    download) has fixed it: a notebook must still be able to simulate afterwards, and a process that chose
+    another start method is told why Lava cannot run in it."""
+    net, x = tiny
+    model = write_exported(net, tmp_path / "model", samples=(x, np.array([0, 2])))
+    code = ("from tqdm import tqdm\nfor _ in tqdm(range(2)): pass\nimport s4d\n"
+            f"print(s4d.load({str(model)!r}, precision='fixed').compile(simulate=1).bit_exact)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr
+    code = "import multiprocessing as mp\nmp.set_start_method('spawn')\nimport compiler.lava.process"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Lava runs its processes with multiprocessing's 'fork' start method, but " \
+                                   "this process has set 'spawn'" in done.stderr
