@@ -75,6 +75,26 @@ def test_straight_through_gradients_reach_every_parameter():
     assert all(float(jnp.abs(g).sum()) > 0 for g in jax.tree_util.tree_leaves(grads))
 
 
+@pytest.mark.parametrize("length", [16, 23])  # 4 chunks of 4; 5 chunks of 4 and a tail of 3
+def test_checkpointed_scan_gives_the_gradient_of_the_plain_scan(length):
+    """QAFT differentiates through `checkpointed_scan` (the plain scan's gradient does not fit in memory for
+    s4d-265k on sCIFAR); it must be the same function with the same gradient."""
+    config, params, q, exps = random_quantized(21, length=length)
+    x = jnp.asarray(random_pixels(22, 3, length) / 255.0, jnp.float32)
+
+    def loss(p, remat):
+        tensors = quantize.mirror_tensors(config, p, exps, q.widths)
+        logits, maxima = quantize.mirror_forward(config, tensors, x, exps, q.widths, remat=remat)
+        return (logits ** 2).sum(), maxima
+
+    (plain, plain_max), plain_grads = jax.value_and_grad(loss, has_aux=True)(params, False)
+    (remat, remat_max), remat_grads = jax.value_and_grad(loss, has_aux=True)(params, True)
+    np.testing.assert_allclose(remat, plain, rtol=1e-6)
+    assert {k: float(v) for k, v in remat_max.items()} == {k: float(v) for k, v in plain_max.items()}
+    for a, b in zip(jax.tree_util.tree_leaves(remat_grads), jax.tree_util.tree_leaves(plain_grads)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6 * float(jnp.abs(b).max()))
+
+
 def _toy_task(n: int, length: int, seed: int):
     """Label = which half of the sequence is brighter (10 classes by brightness gap): learnable, sequential."""
     x = random_pixels(seed, n, length) // 2

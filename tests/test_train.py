@@ -261,6 +261,22 @@ def test_cli_errors_are_one_line(run, capsys, monkeypatch, tmp_path):
         assert code == 2 and out.err.startswith("error:")
 
 
+def test_out_of_memory_is_reported_in_one_line_with_the_remedy():
+    """An allocation too large for the machine (XLA's or NumPy's) is the user's to shrink: one line, exit 2."""
+    from s4d.cli import out_of_memory
+
+    errors = []
+    for allocate in (lambda: float(jax.numpy.ones((2**40,), "float32").sum()), lambda: np.empty(2**60, np.uint8)):
+        try:
+            allocate()
+        except Exception as err:  # noqa: BLE001  the real errors of both allocators
+            errors.append(err)
+    assert out_of_memory(errors[0]) == ("out of memory (XLA asked for 4096.0 GiB): a smaller --batch-size needs "
+                                        "less, or run it on a machine with more memory")
+    assert out_of_memory(errors[1]).startswith("out of memory: a smaller --batch-size")
+    assert out_of_memory(RuntimeError("Out of memory")) is None  # not an allocator's error
+
+
 def test_corrupt_workdir_checkpoint_is_a_clear_error(run, tmp_path):
     import shutil
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 
 import typer
@@ -53,6 +54,24 @@ def main() -> None:
             raise
         print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(2)
+    except Exception as err:
+        if os.environ.get("S4D_DEBUG") or (message := out_of_memory(err)) is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def out_of_memory(err: BaseException) -> str | None:
+    """The one-line report of an allocation that failed (Python's MemoryError, or XLA's out-of-memory runtime
+    error, which names the bytes it wanted), else None. A model or batch too large for the machine is the
+    user's to change, like a model too large for the chip."""
+    text = str(err)
+    if not (isinstance(err, MemoryError) or (type(err).__name__ in ("XlaRuntimeError", "JaxRuntimeError")
+                                             and re.search(r"out of memory|RESOURCE_EXHAUSTED", text, re.I))):
+        return None
+    wanted = re.search(r"allocating (\d+) bytes", text)
+    size = f" (XLA asked for {int(wanted.group(1)) / 2**30:.1f} GiB)" if wanted else ""
+    return f"out of memory{size}: a smaller --batch-size needs less, or run it on a machine with more memory"
 
 
 def one_line(err: BaseException) -> str:
