@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -120,5 +121,10 @@ def _simulate(compiled, network, x, labels, progress: bool) -> dict:
     from compiler.pipeline import verify
 
     steps = compiled.schedule.total_steps(x.shape[0] * x.shape[1])
-    with tqdm(total=steps, desc="lava", unit="step", file=sys.stderr, leave=False, disable=not progress) as bar:
+    with tqdm(total=steps, desc="lava", unit="step", file=sys.stderr, leave=False, disable=not progress) as bar, \
+            warnings.catch_warnings():
+        # Lava forks one OS process per Lava process; once JAX has run in this process (the Python API), JAX
+        # warns that forking a multithreaded process may deadlock. The children run only the NumPy process
+        # models of compiler/lava and never call JAX, so the warning does not apply to them.
+        warnings.filterwarnings("ignore", r"os\.fork\(\) was called", RuntimeWarning)
         return verify(compiled, network, x, labels, progress=bar.update)

@@ -137,10 +137,12 @@ def test_api_simulates_after_a_progress_bar_has_fixed_the_start_method(tmp_path,
     another start method is told why Lava cannot run in it."""
     net, x = tiny
     model = write_exported(net, tmp_path / "model", samples=(x, np.array([0, 2])))
-    code = ("from tqdm import tqdm\nfor _ in tqdm(range(2)): pass\nimport s4d\n"
-            f"print(s4d.load({str(model)!r}, precision='fixed').compile(simulate=1).bit_exact)")
+    code = ("import numpy as np, s4d\nfrom tqdm import tqdm\nfor _ in tqdm(range(2)): pass\n"
+            f"m = s4d.load({str(model)!r}, precision='fixed')\nm.classify(np.zeros((1, 5, 2), np.uint8))\n"
+            "print(m.compile(simulate=1).bit_exact)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr
+    assert "os.fork()" not in done.stderr  # JAX's warning about forking does not apply to Lava's children
     code = "import multiprocessing as mp\nmp.set_start_method('spawn')\nimport compiler.lava.process"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "Lava runs its processes with multiprocessing's 'fork' start method, but " \
