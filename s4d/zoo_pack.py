@@ -152,13 +152,16 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
          export: Path | None = None, samples: Path | None = None, n_samples: int = DEFAULT_SAMPLES,
          source_dir: str | None = None, accuracies: dict[str, float] | None = None,
          lava_sequences: int | None = None, training_time: str | None = None, date: str | None = None,
-         below_goal: str | None = None, registry: Registry | None = None) -> ZooEntry:
+         below_goal: str | None = None, training_command: str | None = None,
+         registry: Registry | None = None) -> ZooEntry:
     """Build models/NAME/NAME.zip beside the registry, mark the model available with its sha256 and size,
     record the given figures and the export's compile summary (`s4d compile`), and rewrite its card. Returns the
     new registry row.
 
     A model short of its goal (registry `goal_fixed`; its fixed-point accuracy below it or not given) is
-    refused unless `below_goal` says why it ships anyway; its card then states the shortfall and that reason."""
+    refused unless `below_goal` says why it ships anyway; its card then states the shortfall and that reason.
+    `training_command` replaces the command recorded in the params' meta.json (for a run whose checkpoints
+    recorded a resume line, or a path that means nothing to the reader)."""
     registry = registry or load_registry()
     entry = registry.get(name)
     folders = {"params": params, "qaft": qaft, "export": export}
@@ -175,7 +178,7 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
     if "export" in folders:
         check_export(entry, folders["export"])
     entry = update_entry(entry, accuracies=accuracies, lava_sequences=lava_sequences, training_time=training_time,
-                         training_command=meta.get("command") or None)
+                         training_command=training_command or meta.get("command") or None)
     entry = state_the_goal(entry, below_goal)  # a new model: its own reason, not an earlier one's
     try:
         date = datetime.date.fromisoformat(date) if date else datetime.datetime.now(datetime.timezone.utc).date()

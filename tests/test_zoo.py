@@ -378,7 +378,8 @@ def test_pack_records_the_compile_summary_of_the_export(tmp_path, cache, trained
     registry.path.parent.mkdir()
     registry.save()
     entry = pack("psmnist-s4d-67k", registry=registry, source=trained_dir, export=shipped / "export", n_samples=2,
-                 source_dir=str(tmp_path / "data"), date="2026-11-27")
+                 source_dir=str(tmp_path / "data"), date="2026-11-27", training_command="s4d train --task psmnist -x")
+    assert entry.training_command == "s4d train --task psmnist -x"  # instead of the params' recorded command
     assert entry.loihi2.neurocores == 31 and entry.loihi2.mode == "pipelined" and entry.loihi2.objective == "latency"
     assert load_registry(registry.path).get("psmnist-s4d-67k").loihi2 == entry.loihi2
     model = resolve("psmnist-s4d-67k", registry=load_registry(registry.path), progress=False)

@@ -91,6 +91,7 @@ def download(name: str = typer.Argument(..., help="zoo model name"),
         print(path)
 
 
+COMMAND_HELP = "the training command the card shows (default: the one recorded in params/meta.json)"
 ACCURACY_HELP = "measured test accuracy, KIND=PERCENT with KIND in float, ptq, qaft, fixed, lava (repeatable)"
 
 
@@ -110,6 +111,7 @@ def pack(
     date: Optional[str] = typer.Option(None, help="packaging date (default: today, UTC)"),
     below_goal: Optional[str] = typer.Option(None, "--below-goal", help="why a model short of its goal "
                                              "(registry goal_fixed) ships anyway; stated on its card"),
+    training_command: Optional[str] = typer.Option(None, help=COMMAND_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Package a trained model into zoo/models/NAME/NAME.zip and record its sha256, size and figures."""
@@ -119,7 +121,7 @@ def pack(
     entry = pack_model(name, source=source, params=params, qaft=qaft, export=export, samples=samples,
                        n_samples=n_samples, source_dir=source_dir, accuracies=parse_accuracies(accuracy),
                        lava_sequences=lava_sequences, training_time=training_time, date=date,
-                       below_goal=below_goal)
+                       below_goal=below_goal, training_command=training_command)
     if as_json:
         print(json.dumps(entry.to_dict()))
     else:
@@ -132,6 +134,7 @@ def record(
     accuracy: List[str] = typer.Option([], help=ACCURACY_HELP),
     lava_sequences: Optional[int] = typer.Option(None, help="how many sequences the Lava accuracy covers"),
     training_time: Optional[str] = typer.Option(None, help="e.g. '5 h 10 min on 2 CPU cores, 9 epochs'"),
+    training_command: Optional[str] = typer.Option(None, help=COMMAND_HELP),
     below_goal: Optional[str] = typer.Option(None, "--below-goal", help="why an available model short of its "
                                              "goal ships anyway (default: the reason already recorded)"),
     compile_summary: bool = typer.Option(False, "--compile", help="compile the shipped model (s4d compile NAME) "
@@ -145,7 +148,7 @@ def record(
 
     registry = load_registry()
     entry = update_entry(registry.get(name), accuracies=parse_accuracies(accuracy), lava_sequences=lava_sequences,
-                         training_time=training_time)
+                         training_time=training_time, training_command=training_command)
     if compile_summary:
         if entry.status != "available":
             raise ValueError(f"{name} is not available ({entry.status}); there is no shipped model to compile")
