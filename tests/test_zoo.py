@@ -456,6 +456,9 @@ def test_cli_list_and_info_print_one_json_object():
     unknown = _s4d("info", "smnist")
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: no model named 'smnist'")
     assert "smnist-s4d-67k" in unknown.stderr and "Traceback" not in unknown.stderr
+    rows = [line.split() for line in _s4d("list").stdout.splitlines()]
+    assert rows[0][:7] == ["name", "task", "preset", "status", "fixed", "%", "cores"]
+    assert {row[0]: row[5] for row in rows[1:]}["smnist-s4d-67k-sparse"] == "12"  # its neurocores
     text = _s4d("info", "smnist-s4d-67k").stdout
     assert "loihi2: 31 neurocores on 1 chip" in text and "(estimates)" in text
     before = (REPO / "zoo" / "registry.json").read_bytes()

@@ -34,17 +34,18 @@ def _percent(value) -> str:
 
 @zoo_app.command("list")
 def list_models(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
-    """List the models of the zoo with their status and fixed-point accuracy."""
+    """List the models of the zoo with their status, fixed-point accuracy and Loihi 2 neurocores."""
     from zoo.registry import load_registry
 
     registry = load_registry()
     if as_json:
         print(json.dumps({"models": [_describe(e, registry) for e in registry.entries]}))
         return
-    print(f"{'name':<18} {'task':<8} {'preset':<9} {'status':<18} {'fixed %':>7} {'size':>10}  from")
+    print(f"{'name':<21} {'task':<8} {'preset':<9} {'status':<10} {'fixed %':>7} {'cores':>5} {'size':>10}  from")
     for e in registry.entries:
         size = "-" if e.size is None else f"{e.size:,}"
-        print(f"{e.name:<18} {e.task:<8} {e.preset:<9} {e.status:<18} {_percent(e.accuracies.fixed):>7} "
+        cores = "-" if e.loihi2 is None else str(e.loihi2.neurocores)
+        print(f"{e.name:<21} {e.task:<8} {e.preset:<9} {e.status:<10} {_percent(e.accuracies.fixed):>7} {cores:>5} "
               f"{size:>10}  {_where(e)}")
 
 
