@@ -16,6 +16,9 @@ import numpy as np
 
 from compiler import fixed_point as fp
 from compiler.ir import Graded, Graph, Input, Output, Readout, S4DStates, SynapseGroup
+# before any other Lava import: compiler/lava lets Lava set multiprocessing's start method in a process that
+# has already fixed it (a progress bar does), and this module is where the compiler first touches Lava
+from compiler.lava.process import FixedFoldedS4D, FixedGraded, FixedReadout, FixedS4D
 from compiler.schedule import Schedule
 
 # Lava runs in chunks of steps so that a progress callback can report between them.
@@ -55,8 +58,6 @@ def build(graph: Graph, sched: Schedule, inputs: np.ndarray):
     """Lava processes for `inputs` [sequences, length, d_input]; returns (source, sink, steps)."""
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
-
-    from compiler.lava.process import FixedFoldedS4D, FixedGraded, FixedReadout, FixedS4D
 
     sequences, length, _ = inputs.shape
     tokens = sequences * length

@@ -115,7 +115,6 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
 
 
 def _simulate(compiled, network, x, labels, progress: bool) -> dict:
-    import compiler.lava.process  # noqa: F401  Lava first: it sets the multiprocessing start method (compiler/lava)
     from tqdm import tqdm
 
     from compiler.pipeline import verify

@@ -2,10 +2,11 @@
 (Lava imports every module of this directory when it looks for process models, so nothing else lives here;
 the emitter is compiler/emit.py.)
 
-Importing this package first makes Lava importable in a process that has already fixed multiprocessing's
-start method: Lava calls `multiprocessing.set_start_method('fork')` on import, which raises "context has
-already been set" once anything has fixed it, and a tqdm progress bar does (it creates a multiprocessing
-lock). A notebook that trained or downloaded with a progress bar could otherwise not simulate afterwards.
+Importing this package before Lava (compiler/emit.py does) makes Lava importable in a process that has
+already fixed multiprocessing's start method: Lava calls `multiprocessing.set_start_method('fork')` on
+import, which raises "context has already been set" once anything has fixed it, and a tqdm progress bar does
+(it creates a multiprocessing lock). A notebook that trained or downloaded with a progress bar could
+otherwise not simulate afterwards.
 """
 import multiprocessing as _mp
 import sys as _sys

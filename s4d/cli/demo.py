@@ -27,7 +27,6 @@ def demo(
 
 
 def _run(model: str, sequences: int, mode: str, scratch: Path) -> None:
-    import compiler.lava.process  # noqa: F401  Lava first: it sets the multiprocessing start method (compiler/lava)
     from tqdm import tqdm
 
     from compiler import fixed_point
