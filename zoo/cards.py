@@ -67,6 +67,11 @@ def _figure(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
+def estimate_range(pair, unit: str) -> str:
+    """An estimate's [low, high] as text: "54.6–539 µs"."""
+    return f"{_figure(pair[0])}–{_figure(pair[1])} {unit}"
+
+
 def loihi2_lines(entry: ZooEntry) -> list[str]:
     """The card's Loihi 2 section: the compile summary of the shipped export, estimates labelled as such."""
     head = ["## On Loihi 2", ""]
@@ -74,7 +79,6 @@ def loihi2_lines(entry: ZooEntry) -> list[str]:
     if s is None:
         return head + [f"Not compiled yet: once the model ships, `s4d zoo record {entry.name} --compile` records "
                        f"what `s4d compile {entry.name}` reports.", ""]
-    span = lambda pair, unit: f"{_figure(pair[0])}–{_figure(pair[1])} {unit}"
     chips = f"{s.chips} chip" + ("s" if s.chips > 1 else "")
     return head + [
         f"`s4d compile {entry.name}` ({s.mode}, objective {s.objective}, {s.neuron} S4D neuron):", "",
@@ -82,8 +86,8 @@ def loihi2_lines(entry: ZooEntry) -> list[str]:
         f"| neurocores | {s.neurocores} on {chips} |",
         f"| latency | {s.latency_steps} time steps from a token to its readout |",
         f"| synaptic memory | {s.synaptic_memory_bytes:,} bytes |",
-        f"| latency per token, estimated | {span(s.estimated_latency_us_per_token_range, 'µs')} |",
-        f"| energy per token, estimated | {span(s.estimated_energy_uj_per_token_range, 'µJ')} |",
+        f"| latency per token, estimated | {estimate_range(s.estimated_latency_us_per_token_range, 'µs')} |",
+        f"| energy per token, estimated | {estimate_range(s.estimated_energy_uj_per_token_range, 'µJ')} |",
         "",
         "Neurocores, steps and memory follow from the compiler's resource model of Loihi 2; latency and energy are",
         "estimates, not measurements on a chip: ranges whose per-operation constants, with their sources, are",

@@ -53,6 +53,7 @@ def list_models(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -
 def info(name: str = typer.Argument(..., help="zoo model name"),
          as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Show one model's registry row, where its card is and whether it is in the cache."""
+    from zoo.cards import estimate_range
     from zoo.registry import ACCURACY_KINDS, load_registry
 
     registry = load_registry()
@@ -69,10 +70,10 @@ def info(name: str = typer.Argument(..., help="zoo model name"),
     print(f"{'accuracy %':>17}: {figures}" + (f" (lava on {acc['lava_sequences']} sequences)"
                                               if acc["lava_sequences"] else ""))
     if (chip := data["loihi2"]) is not None:
-        latency, energy = chip["estimated_latency_us_per_token_range"], chip["estimated_energy_uj_per_token_range"]
         print(f"{'loihi2':>17}: {chip['neurocores']} neurocores on {chip['chips']} chip(s), {chip['latency_steps']} "
-              f"steps, {chip['synaptic_memory_bytes']:,} B synaptic memory; {latency[0]:.3g}–{latency[1]:.3g} "
-              f"µs and {energy[0]:.3g}–{energy[1]:.3g} µJ per token (estimates)")
+              f"steps, {chip['synaptic_memory_bytes']:,} B synaptic memory; "
+              f"{estimate_range(chip['estimated_latency_us_per_token_range'], 'µs')} and "
+              f"{estimate_range(chip['estimated_energy_uj_per_token_range'], 'µJ')} per token (estimates)")
 
 
 @zoo_app.command()
