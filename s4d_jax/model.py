@@ -24,9 +24,15 @@ class S4DClassifier(nn.Module):
     """Linear encoder → n_layers × [S4D → ReLU → Linear H×H] → pooling → Linear decoder.
 
     No normalization, no residuals, ReLU instead of GLU: the variant that maps onto Loihi 2.
+
+    `dropout` regularizes training only (`train=True`, with a 'dropout' rng): after each ReLU it zeroes whole
+    channels of a sequence, the same ones at every time step (tied over the length, as state-spaces/s4 does
+    for its S4 blocks), so that a dropped channel is silent for the sequence instead of flickering. It has no
+    parameters; inference, export and the fixed point never see it.
     """
 
     config: ModelConfig
+    dropout: float = 0.0
 
     def setup(self) -> None:
         cfg = self.config
@@ -36,9 +42,10 @@ class S4DClassifier(nn.Module):
         ]
         self.mixers = [nn.Dense(cfg.d_model) for _ in range(cfg.n_layers)]
         self.decoder = nn.Dense(cfg.n_classes)
+        self.drop = nn.Dropout(self.dropout, broadcast_dims=(1,))  # [B, L, H]: one mask per (sequence, channel)
 
-    def __call__(self, x: jax.Array, mode: str = "conv") -> jax.Array:
-        """Logits [B, classes] for inputs [B, L, d_input]."""
+    def __call__(self, x: jax.Array, mode: str = "conv", train: bool = False) -> jax.Array:
+        """Logits [B, classes] for inputs [B, L, d_input]; `train` switches dropout on."""
         check_inputs(x, self.config)
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {MODES}")
@@ -46,7 +53,7 @@ class S4DClassifier(nn.Module):
             return self.stream(self.zero_state(x.shape[0]), x)[1][:, -1]
         h = self.encoder(x)
         for layer, mixer in zip(self.layers, self.mixers):
-            h = mixer(nn.relu(layer(h, mode)))
+            h = mixer(self.drop(nn.relu(layer(h, mode)), deterministic=not train))
         pooled = h.mean(axis=1) if self.config.pooling == "mean" else h[:, -1]
         return self.decoder(pooled)
 

@@ -1,7 +1,7 @@
 """Training: AdamW with warm-up + cosine, SSM parameters in their own group, orbax checkpoints, exact resume.
 
 Everything a step depends on is a function of (config, step): the batch order comes from (seed, epoch), the
-learning rate from the step count in the optimizer state, and no randomness is drawn during training. So a
+learning rate from the step count in the optimizer state, and the dropout masks (if any) from (seed, step). So a
 run resumed from its latest checkpoint replays exactly what the uninterrupted run would have done. Besides the
 epoch checkpoints, a mid-epoch checkpoint is written every few minutes with the epoch's partial loss and
 accuracy sums; resuming from it skips the batches already done, so a long epoch is never lost to a kill.
@@ -36,6 +36,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0
     clip_norm: float = 1.0
+    dropout: float = 0.0  # after each layer's ReLU, tied over the sequence (S4DClassifier)
     seed: int = 0
     mode: str = "conv"
     limit_train: int | None = None
@@ -62,6 +63,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.weight_decay < 0 or self.warmup_epochs < 0 or self.clip_norm <= 0:
             raise ValueError("weight decay and warm-up must be ≥ 0 and the clipping norm > 0")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.limit_train is not None and self.limit_train < self.batch_size:
             raise ValueError(f"--limit-train {self.limit_train} is smaller than one batch of {self.batch_size}")
         if self.prune_end > self.epochs:
@@ -125,21 +128,25 @@ def optimizer(cfg: TrainConfig, steps_per_epoch: int):
     )
 
 
-def make_train_step(config: ModelConfig, tx, mode: str):
+def make_train_step(config: ModelConfig, tx, mode: str, dropout: float = 0.0, seed: int = 0):
+    """One jitted optimizer step. The dropout masks of step s come from fold_in(PRNGKey(seed), s), a function
+    of the step alone, so a resumed run draws the masks an uninterrupted one would."""
     import jax
     import optax
 
     from s4d_jax.model import S4DClassifier
 
-    model = S4DClassifier(config)
+    model = S4DClassifier(config, dropout=dropout)
+    dropout_key = jax.random.split(jax.random.PRNGKey(seed))[1]  # a stream apart from the initialization's
 
-    def loss_fn(params, x, y):
-        logits = model.apply({"params": params}, x, mode)
+    def loss_fn(params, x, y, step):
+        logits = model.apply({"params": params}, x, mode, train=True,
+                             rngs={"dropout": jax.random.fold_in(dropout_key, step)})
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
         return loss, (logits.argmax(-1) == y).sum()
 
     def step(state, x, y):
-        (loss, correct), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"], x, y)
+        (loss, correct), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"], x, y, state["step"])
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, loss, correct
@@ -291,7 +298,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     if partial is not None:
         state, partial = partial
     state = distributed.replicate(mesh, state)
-    train_step = make_train_step(model_config, tx, cfg.mode)
+    train_step = make_train_step(model_config, tx, cfg.mode, cfg.dropout, cfg.seed)
     kill_after = _kill_hook()
     events, schedules = RunWriter(workdir), learning_rates(cfg, steps_per_epoch)
 

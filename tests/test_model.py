@@ -147,3 +147,22 @@ def test_unknown_mode_and_bad_config_are_named():
         ModelConfig(d_state=5)
     with pytest.raises(ValueError, match="unknown preset"):
         preset("s4d-1m")
+
+
+def test_dropout_silences_whole_channels_in_training_only():
+    config = ODD.replace(d_model=16)
+    params = _randomize(init_params(config), seed=5)
+    x = jax.random.normal(jax.random.PRNGKey(5), (3, 11, config.d_input))
+    model = S4DClassifier(config, dropout=0.5)
+    plain = _logits(config, params, x, "conv")
+    np.testing.assert_array_equal(model.apply({"params": params}, x, "conv"), plain)  # not training: no dropout
+    trained, seen = model.apply({"params": params}, x, "conv", train=True, rngs={"dropout": jax.random.PRNGKey(1)},
+                                capture_intermediates=True, mutable=["intermediates"])
+    assert not np.allclose(trained, plain)
+    seen = seen["intermediates"]
+    for i in range(config.n_layers):  # what the mixer gets = ReLU(S4D) scaled by 1/(1 − p), or 0 for a whole row
+        relu = np.maximum(np.asarray(seen[f"layers_{i}"]["__call__"][0]), 0)
+        dropped = np.asarray(seen["drop"]["__call__"][i])
+        kept = np.any(dropped != 0, axis=1, keepdims=True)  # [B, 1, H]: one decision per sequence and channel
+        np.testing.assert_allclose(dropped, np.where(kept, relu / 0.5, 0), rtol=1e-6)
+        assert 0 < kept.mean() < 1

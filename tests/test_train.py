@@ -17,8 +17,8 @@ from s4d_jax.train import TrainConfig, optimizer, param_labels, prepare_workdir,
 from test_data import mock_tfds
 
 TINY = (("d_model", 8), ("d_state", 4), ("n_layers", 2))
-CFG = TrainConfig(epochs=3, batch_size=10, eval_batch_size=10, limit_train=40, warmup_epochs=0.5,
-                  model_overrides=TINY)
+CFG = TrainConfig(epochs=3, batch_size=10, eval_batch_size=10, limit_train=40, warmup_epochs=0.5, dropout=0.1,
+                  model_overrides=TINY)  # dropout: the exact-resume checks cover its masks too
 TIMING = ("train_time_s", "epoch_time_s", "samples_per_s", "time")
 
 DRIVER = """
@@ -255,6 +255,9 @@ def test_cli_errors_are_one_line(run, capsys, monkeypatch, tmp_path):
     assert code == 2 and "3 input channels" in out.err
     code, out = _cli(["train", "--workdir", str(run[0]), "--epochs", "1"], capsys, monkeypatch)
     assert code == 2 and "not empty" in out.err and out.out == ""
+    code, out = _cli(["train", "--workdir", str(tmp_path / "w"), "--dropout", "1"], capsys, monkeypatch)
+    assert code == 2 and out.err.strip() == "error: dropout must be in [0, 1), got 1.0"
+    assert not (tmp_path / "w").exists()
     (tmp_path / "locked").mkdir(mode=0o500)
     if not os.access(tmp_path / "locked", os.W_OK):  # root can write anywhere
         code, out = _cli(["train", "--workdir", str(tmp_path / "locked" / "w")], capsys, monkeypatch)

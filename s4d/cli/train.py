@@ -24,6 +24,8 @@ def train(
     weight_decay: float = typer.Option(0.05),
     warmup: float = typer.Option(1.0, help="warm-up length in epochs"),
     clip_norm: float = typer.Option(1.0, help="global gradient norm clip"),
+    dropout: float = typer.Option(0.0, help="dropout rate after each layer's ReLU, one mask per sequence and "
+                                            "channel (training only)"),
     mode: str = typer.Option("conv", help="conv or scan"),
     seed: int = typer.Option(0),
     permutation_seed: int = typer.Option(0, help="pixel permutation of psmnist"),
@@ -70,7 +72,8 @@ def train(
     if init_from is not None:
         init_from = str(model_path(init_from))
     cfg = TrainConfig(task=task, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, ssm_lr=ssm_lr,
-                      weight_decay=weight_decay, warmup_epochs=warmup, clip_norm=clip_norm, seed=seed, mode=mode,
+                      weight_decay=weight_decay, warmup_epochs=warmup, clip_norm=clip_norm, dropout=dropout,
+                      seed=seed, mode=mode,
                       limit_train=limit_train, permutation_seed=permutation_seed, init_from=init_from,
                       target_density=target_density, prune_start=prune_start, prune_end=prune_end,
                       prune_scope=prune_scope, prune_every=prune_every,
