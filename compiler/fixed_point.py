@@ -432,8 +432,3 @@ def run(net: FixedNetwork, inputs) -> np.ndarray:
         state, out = step(net, state, inputs[:, k].astype(np.int64))
         logits.append(out["logits"])
     return np.stack(logits, axis=1)
-
-
-def dequantize(values, exponent: int) -> np.ndarray:
-    """The real numbers integers stand for: v · 2^exponent."""
-    return np.asarray(values, np.float64) * np.exp2(exponent)

@@ -209,7 +209,6 @@ class Output:
 
 
 Node = Union[Input, SynapseGroup, Graded, S4DStates, Readout, Output]
-NEURON_TYPES = (Input, Graded, S4DStates, Readout, Output)
 
 
 def layer_of(name: str) -> str:

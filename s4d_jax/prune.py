@@ -109,11 +109,6 @@ def _unflat(flat: dict) -> dict:
     return traverse_util.unflatten_dict(flat)
 
 
-def pruned_paths(params, kinds) -> dict:
-    """{path: kind} of the parameters that the given kinds prune."""
-    return {path: kind_of(path) for path in _flat(params) if kind_of(path) in kinds}
-
-
 def new_masks(params, masks: dict, density, kinds, scope: str) -> dict:
     """Keep the round(density · units) largest-magnitude units among those still kept, per tensor or globally.
 
