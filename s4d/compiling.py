@@ -60,7 +60,6 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
     load of every core to a PNG; `simulate` N runs N sequences in Lava's fixed-point simulation and compares
     every token with the spec's reference; `out` receives ir.json, allocation.json and report.json (a
     directory holding other files only with `force`, and then only those three are replaced)."""
-    from compiler.activity import measure
     from compiler.calibration import paper_comparison
     from compiler.exported import load_exported
     from compiler.frontend import from_exported
@@ -90,7 +89,7 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
                     raise  # the user's own file is wrong: say so rather than assume full activity
                 x = None
             if x is not None:
-                rates = measure(exported.network, x[:activity])
+                rates = _measure_activity(exported.network, x[:activity], progress)
                 measured_on = f"on {len(x[:activity])} sequence(s) of {x.shape[1]} tokens ({origin})"
         compiled = compile_graph(graph, mode, objective, max_chips, cores, rates)
         result = summary(compiled)
@@ -114,14 +113,29 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
     return CompileReport(result, compiled)
 
 
-def _simulate(compiled, network, x, labels, progress: bool) -> dict:
+def _bar(total: int, desc: str, unit: str, progress: bool):
+    """A progress bar on stderr, only where a terminal redraws it: in a log or a pipe its redraws would be
+    noise, and an error must stay the one line on stderr."""
     from tqdm import tqdm
 
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
+                disable=not (progress and sys.stderr.isatty()))
+
+
+def _measure_activity(network, x, progress: bool) -> dict:
+    """compiler.activity.measure with a bar: the reference runs whole Lava matrices per token (about 0.1 s a
+    token at the s4d-265k shape), so a 1,024-token sCIFAR sequence takes minutes."""
+    from compiler.activity import measure
+
+    with _bar(x.shape[1], "activity", "token", progress) as bar:
+        return measure(network, x, progress=bar.update)
+
+
+def _simulate(compiled, network, x, labels, progress: bool) -> dict:
     from compiler.pipeline import verify
 
     steps = compiled.schedule.total_steps(x.shape[0] * x.shape[1])
-    with tqdm(total=steps, desc="lava", unit="step", file=sys.stderr, leave=False, disable=not progress) as bar, \
-            warnings.catch_warnings():
+    with _bar(steps, "lava", "step", progress) as bar, warnings.catch_warnings():
         # Lava forks one OS process per Lava process; once JAX has run in this process (the Python API), JAX
         # warns that forking a multithreaded process may deadlock. The children run only the NumPy process
         # models of compiler/lava and never call JAX, so the warning does not apply to them.
