@@ -11,6 +11,7 @@ No JAX here: the compiler side must run without it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping
 
 import numba
@@ -231,6 +232,22 @@ class DenseGroup:
     weight_exp: int
     in_max: int  # largest magnitude the input messages can have
 
+    def apply(self, s) -> np.ndarray:
+        """`dense(s, mantissa, weight_exp)`, as the reference runs it every token: the Lava weights are converted
+        once, and the sum is a float64 matrix product (BLAS; NumPy's int64 product has none). That is exact:
+        `check_network` proves Σ_j |2 m_ij| · in_max < 2^31 for every group, so for messages within in_max every
+        product and partial sum, added in any order, is an integer below 2^53, which float64 holds exactly.
+        Messages beyond in_max, which saturation rules out, take the int64 `dense`."""
+        s = np.asarray(s, np.int64)
+        if np.abs(s).max(initial=0) > self.in_max:
+            return dense(s, self.mantissa, self.weight_exp)
+        return shift_floor((s.astype(np.float64) @ self._weights_t).astype(np.int64), -int(self.weight_exp))
+
+    @cached_property
+    def _weights_t(self) -> np.ndarray:
+        """Lava's weights 2·m as float64 [in, out]."""
+        return np.ascontiguousarray(lava_weights(self.mantissa).T, dtype=np.float64)
+
 
 @dataclass(frozen=True)
 class FixedNetwork:
@@ -275,6 +292,11 @@ class FixedNetwork:
             return ones, ones
         return tuple(self.weight_exp(f"layers.{layer}.{part}", f"x_msg.{layer}", f"y.{layer}")
                      for part in ("c_re", "c_im"))
+
+    @cached_property
+    def groups(self) -> dict[str, DenseGroup]:
+        """`dense_groups` by name, built once (the reference evaluates them every token)."""
+        return {group.name: group for group in self.dense_groups()}
 
     def dense_groups(self) -> list[DenseGroup]:
         """Every synapse group of the network with its Lava parameters, in data-flow order."""
@@ -351,7 +373,7 @@ def check_network(net: FixedNetwork) -> None:
         if e[bias] != e[target]:
             raise ValueError(f"exponent of {bias!r} must equal that of {target!r} ({e[target]}), got {e[bias]}")
     limit = (1 << (w.accumulator - 1)) - 1
-    for group in net.dense_groups():
+    for group in net.groups.values():
         bound = accumulator_bound(group)
         if bound > limit:
             raise ValueError(f"synapse group {group.name!r} can reach |a_buff| = {bound} > 2^31 − 1 "
@@ -380,40 +402,34 @@ def step(net: FixedNetwork, state: FixedState, sample) -> tuple[FixedState, dict
     """One token through the whole network with zero synaptic delay; `sample` is [B, d_input] integers.
 
     Returns the next state and every message of this token (for bit-exact comparisons), including 'logits'.
-    Synapse groups are evaluated as full Lava matrices (fan-out, block C- or ones-reduction, diagonal D).
+    Synapse groups are the network's `dense_groups`, full Lava matrices (fan-out, block C- or ones-reduction,
+    diagonal D), the very ones the Lava network is given.
     """
-    t, w = net.tensors, net.widths
+    t, w, g = net.tensors, net.widths, net.groups
     h, p_modes = net.d_model, net.n_modes
     out = {}
-    u = channel(dense(sample, t["encoder.weight"], net.weight_exp("encoder.weight", "input", "u.0")),
-                t["encoder.bias"], w)
+    u = channel(g["encoder"].apply(sample), t["encoder.bias"], w)
     out["u.0"] = u
     new_re, new_im = [], []
     for layer in range(net.n_layers):
         p = f"layers.{layer}"
         shift_a, shift_b, shift_msg = net.s4d_shifts(layer)
-        live = live_modes(t[f"{p}.b_re"], t[f"{p}.b_im"])
-        fan = dense(u, expansion_matrix(h, p_modes, live), -1).reshape(u.shape[0], h, p_modes)
+        fan = g[f"{p}.expansion"].apply(u).reshape(u.shape[0], h, p_modes)
         x_re, x_im = s4d_step(state.x_re[layer], state.x_im[layer], fan, t[f"{p}.a_re"], t[f"{p}.a_im"],
                               t[f"{p}.b_re"], t[f"{p}.b_im"], shift_a, shift_b, w)
         new_re.append(x_re)
         new_im.append(x_im)
         if net.neuron == "folded":
             m = folded_message(x_re, x_im, t[f"{p}.c_re"], t[f"{p}.c_im"], shift_msg, w).reshape(-1, h * p_modes)
-            acc = dense(m, reduction_matrix(np.ones((h, p_modes), np.int64)), net.reduction_exps(layer)[0])
+            acc = g[f"{p}.reduction"].apply(m)
         else:
             m_re = state_message(x_re, shift_msg, w).reshape(u.shape[0], h * p_modes)
             m_im = state_message(x_im, shift_msg, w).reshape(u.shape[0], h * p_modes)
-            exp_re, exp_im = net.reduction_exps(layer)
-            acc = (dense(m_re, reduction_matrix(t[f"{p}.c_re"] * live), exp_re)
-                   + dense(m_im, reduction_matrix(t[f"{p}.c_im"] * live), exp_im))
-        acc = acc + dense(u, np.diag(t[f"{p}.d"].astype(np.int64)), net.weight_exp(f"{p}.d", f"u.{layer}", f"y.{layer}"))
-        y = relu(acc, w)
-        u = channel(dense(y, t[f"mixers.{layer}.weight"],
-                          net.weight_exp(f"mixers.{layer}.weight", f"y.{layer}", f"u.{layer + 1}")),
-                    t[f"mixers.{layer}.bias"], w)
+            acc = g[f"{p}.c_re"].apply(m_re) + g[f"{p}.c_im"].apply(m_im)
+        y = relu(acc + g[f"{p}.d"].apply(u), w)
+        u = channel(g[f"mixers.{layer}"].apply(y), t[f"mixers.{layer}.bias"], w)
         out.update({f"x_re.{layer}": x_re, f"x_im.{layer}": x_im, f"y.{layer}": y, f"u.{layer + 1}": u})
-    acc = dense(u, t["decoder.weight"], net.weight_exp("decoder.weight", f"u.{net.n_layers}", "logits"))
+    acc = g["decoder"].apply(u)
     z = readout(state.z, acc, t["decoder.bias"], net.pooling == "mean", w)
     out["logits"] = z
     return FixedState(tuple(new_re), tuple(new_im), z), out

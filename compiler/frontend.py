@@ -1,6 +1,6 @@
 """Frontend: an exported model's integer network → the IR graph (docs/fixed_point.md section 2, as nodes).
 
-The synapse groups, their mantissas and weight exponents come from `FixedNetwork.dense_groups`, so the
+The synapse groups, their mantissas and weight exponents come from `FixedNetwork.groups`, so the
 graph carries exactly the arithmetic of the spec; the network's S4D neuron variant (split or folded) decides
 whether the S4D nodes feed two C groups from ports re/im or one ones group from port out. The D group skips the S4D neurons, one hop shorter than
 the C path, so it gets a one-step synaptic delay and both reach the ReLU neurons in the same step.
@@ -21,7 +21,7 @@ def from_exported(model: ExportedModel) -> Graph:
 def from_network(net: fp.FixedNetwork) -> Graph:
     """The IR of a validated fixed-point network, nodes in data-flow order."""
     w, t = net.widths, net.tensors
-    groups = {g.name: g for g in net.dense_groups()}
+    groups = net.groups
     nodes: list = []
     edges: list[Edge] = []
 

@@ -123,8 +123,8 @@ def _bar(total: int, desc: str, unit: str, progress: bool):
 
 
 def _measure_activity(network, x, progress: bool) -> dict:
-    """compiler.activity.measure with a bar: the reference runs whole Lava matrices per token (about 0.1 s a
-    token at the s4d-265k shape), so a 1,024-token sCIFAR sequence takes minutes."""
+    """compiler.activity.measure with a bar: the reference runs whole Lava matrices per token (about 10 ms a
+    token and sequence at the s4d-265k shape), so sCIFAR sequences of 1,024 tokens take tens of seconds."""
     from compiler.activity import measure
 
     with _bar(x.shape[1], "activity", "token", progress) as bar:

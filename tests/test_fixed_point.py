@@ -49,6 +49,25 @@ def test_dense_matches_lava_weight_handling_and_shift():
     assert np.array_equal(fp.dense(s, m, 0), acc)
 
 
+@pytest.mark.parametrize("w_exp", [-9, 0, 3])
+def test_a_group_sums_in_float64_exactly_at_the_int32_bound(w_exp):
+    """DenseGroup.apply (float64 BLAS) equals the int64 `dense` on the largest sums the spec allows: the worst
+    row of 8,192 mantissas at ±128 or 127 times messages at ±in_max, just inside 2^31 before the shift."""
+    rng = np.random.default_rng(1)
+    m = rng.choice([-128, 127], size=(4, 8192))
+    in_max = ((1 << 31) - 1) // (int(np.abs(fp.lava_weights(m)).sum(axis=1).max()) << max(w_exp, 0))
+    group = fp.DenseGroup("g", m, w_exp, in_max)
+    assert fp.accumulator_bound(group) < 1 << 31
+    s = np.stack([np.sign(m[0]) * in_max, -np.sign(m[1]) * in_max,  # output 0 and 1 at their ± extremes
+                  rng.integers(-in_max, in_max + 1, 8192)])
+    assert np.abs(s).max() == in_max
+    assert (fp.lava_weights(m[0]) * s[0]).sum() == np.abs(fp.lava_weights(m[0])).sum() * in_max
+    assert np.array_equal(group.apply(s), fp.dense(s, m, w_exp))
+    beyond = s.copy()
+    beyond[0, 0] = in_max + 1  # outside what saturation allows: the int64 product, still exact
+    assert np.array_equal(group.apply(beyond), fp.dense(beyond, m, w_exp))
+
+
 def test_worked_example_of_the_spec():
     """docs/fixed_point.md §7, number for number."""
     w = fp.Widths()
