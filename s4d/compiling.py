@@ -113,7 +113,7 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
     return CompileReport(result, compiled)
 
 
-def _bar(total: int, desc: str, unit: str, progress: bool):
+def progress_bar(total: int, desc: str, unit: str, progress: bool = True):
     """A progress bar on stderr, only where a terminal redraws it: in a log or a pipe its redraws would be
     noise, and an error must stay the one line on stderr."""
     from tqdm import tqdm
@@ -127,7 +127,7 @@ def _measure_activity(network, x, progress: bool) -> dict:
     token and sequence at the s4d-265k shape), so sCIFAR sequences of 1,024 tokens take tens of seconds."""
     from compiler.activity import measure
 
-    with _bar(x.shape[1], "activity", "token", progress) as bar:
+    with progress_bar(x.shape[1], "activity", "token", progress) as bar:
         return measure(network, x, progress=bar.update)
 
 
@@ -135,7 +135,7 @@ def _simulate(compiled, network, x, labels, progress: bool) -> dict:
     from compiler.pipeline import verify
 
     steps = compiled.schedule.total_steps(x.shape[0] * x.shape[1])
-    with _bar(steps, "lava", "step", progress) as bar, warnings.catch_warnings():
+    with progress_bar(steps, "lava", "step", progress) as bar, warnings.catch_warnings():
         # Lava forks one OS process per Lava process; once JAX has run in this process (the Python API), JAX
         # warns that forking a multithreaded process may deadlock. The children run only the NumPy process
         # models of compiler/lava and never call JAX, so the warning does not apply to them.

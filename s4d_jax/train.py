@@ -129,8 +129,8 @@ def optimizer(cfg: TrainConfig, steps_per_epoch: int):
 
 
 def make_train_step(config: ModelConfig, tx, mode: str, dropout: float = 0.0, seed: int = 0):
-    """One jitted optimizer step. The dropout masks of step s come from fold_in(PRNGKey(seed), s), a function
-    of the step alone, so a resumed run draws the masks an uninterrupted one would."""
+    """One jitted optimizer step. The dropout masks of step s come from fold_in(key, s) with a key split from
+    PRNGKey(seed): a function of the step alone, so a resumed run draws the masks an uninterrupted one would."""
     import jax
     import optax
 

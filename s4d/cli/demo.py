@@ -27,13 +27,11 @@ def demo(
 
 
 def _run(model: str, sequences: int, mode: str, scratch: Path) -> None:
-    from tqdm import tqdm
-
     from compiler import fixed_point
     from compiler.emit import simulate
     from compiler.exported import load_exported
     from s4d import samples
-    from s4d.compiling import CompileReport, compile_model
+    from s4d.compiling import CompileReport, compile_model, progress_bar
     from s4d.resolve import exported_dir
     from s4d_jax import fixed
     from s4d_jax.export import load_quantized
@@ -41,14 +39,14 @@ def _run(model: str, sequences: int, mode: str, scratch: Path) -> None:
     directory = exported_dir(model, scratch)
     # the mapping, activity and estimates exactly as `s4d compile MODEL --mode MODE` reports them, so the two
     # commands never print different figures for one model
-    report = compile_model(directory, mode=mode)
+    report = compile_model(directory, mode=mode, progress=True)
     compiled = report.compiled
     exported = load_exported(directory)
     x, labels, source = samples.select(directory, exported.manifest, sequences)
     print(f"{model}: {len(x)} test sequences of {x.shape[1]} tokens ({source}), simulated in Lava ({mode})",
           file=sys.stderr)
     steps = compiled.schedule.total_steps(x.shape[0] * x.shape[1])
-    with tqdm(total=steps, desc="lava", unit="step", file=sys.stderr, leave=False) as bar:
+    with progress_bar(steps, "lava", "step") as bar:
         lava = simulate(compiled.graph, compiled.schedule, x, bar.update)
     jax_fixed = fixed.run(load_quantized(directory), x, per_token=True)
     numpy_reference = fixed_point.run(exported.network, x)

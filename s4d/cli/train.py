@@ -73,10 +73,9 @@ def train(
         init_from = str(model_path(init_from))
     cfg = TrainConfig(task=task, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, ssm_lr=ssm_lr,
                       weight_decay=weight_decay, warmup_epochs=warmup, clip_norm=clip_norm, dropout=dropout,
-                      seed=seed, mode=mode,
-                      limit_train=limit_train, permutation_seed=permutation_seed, init_from=init_from,
-                      target_density=target_density, prune_start=prune_start, prune_end=prune_end,
-                      prune_scope=prune_scope, prune_every=prune_every,
+                      seed=seed, mode=mode, limit_train=limit_train, permutation_seed=permutation_seed,
+                      init_from=init_from, target_density=target_density, prune_start=prune_start,
+                      prune_end=prune_end, prune_scope=prune_scope, prune_every=prune_every,
                       prune_tensors=tuple(t.strip() for t in prune_tensors.split(",") if t.strip()))
     command = shlex.join(["s4d"] + sys.argv[1:])
     record = run(cfg, workdir, resume=resume, command=command, data_dir=data_dir, source_dir=source_dir,
