@@ -87,6 +87,12 @@ def _absl_quiet():
         logger.setLevel(level)
 
 
+def check_interval(minutes: float) -> None:
+    """Refuse a mid-epoch checkpoint interval that is negative or not a number, before any work starts."""
+    if not minutes >= 0:
+        raise ValueError(f"the mid-epoch checkpoint interval must be >= 0 minutes, got {minutes}")
+
+
 def progress_manager(workdir: Path):
     """orbax manager of the mid-epoch checkpoints of a training workdir: only the latest is kept, and only
     resuming reads it (models are loaded from epoch checkpoints)."""

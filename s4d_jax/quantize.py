@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from s4d_jax.checkpoint import check_interval, progress_manager
 from s4d_jax.config import ModelConfig
 from s4d_jax.fixed import INPUT_SCALE, NEURONS, QuantizedModel, Widths, pixels
 
@@ -333,16 +335,22 @@ class QaftConfig:
 def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.ndarray],
          evaluation: tuple[np.ndarray, np.ndarray], settings: QaftConfig = QaftConfig(),
          widths: Widths = Widths(), log: Callable[[dict], None] | None = None,
-         progress: bool = False, workdir=None, neuron: str = "split") -> tuple[object, list[dict]]:
+         progress: bool = False, workdir=None, neuron: str = "split",
+         checkpoint_every_min: float = 10.0) -> tuple[object, list[dict]]:
     """Quantization-aware fine-tuning. Returns (fine-tuned float params, history); each history entry holds
     the fixed-mode accuracy of `quantize(config, params_at_that_point, exps)` on `evaluation`.
 
-    With `workdir`, params, optimizer state and history are saved (orbax) after every epoch, and a run given a
-    workdir that holds such a checkpoint continues after its last epoch: the shuffling generator is advanced
-    past the finished epochs, so a run killed and resumed ends bit-identical to one never interrupted."""
+    With `workdir`, params, optimizer state and history are saved (orbax) after every epoch, and inside an
+    epoch every `checkpoint_every_min` minutes of wall time with the epoch's losses so far (a QAFT step of
+    s4d-265k at L = 1024 takes most of a minute here, so an epoch can outlast a working session). A run given
+    a workdir continues from the newer of the two: the shuffling generator is advanced past the finished
+    epochs and the batches already done are skipped, so a run killed and resumed ends bit-identical to one
+    never interrupted. The interval changes no result, only how much work a kill can lose."""
+    check_interval(checkpoint_every_min)
     import jax
     import jax.numpy as jnp
     import optax
+    import orbax.checkpoint as ocp
     from tqdm import tqdm
 
     def loss_fn(prm, xb, yb):
@@ -364,50 +372,63 @@ def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.nd
     x_train, y_train = train
     history = []
     rng = np.random.default_rng(settings.seed)
+    starts = range(0, len(y_train) - settings.batch_size + 1, settings.batch_size)
     manager = _qaft_manager(workdir, settings) if workdir is not None else None
-    done = 0
+    partial = progress_manager(workdir) if workdir is not None else None
+    done, skip, losses = 0, 0, []
+    state = {"params": params, "opt_state": opt_state}
     if manager is not None and manager.latest_step() is not None:
-        import orbax.checkpoint as ocp
-
         done = manager.latest_step()
         restored = manager.restore(done, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore({"params": params, "opt_state": opt_state}),
-            history=ocp.args.JsonRestore()))
-        params, opt_state = restored["state"]["params"], restored["state"]["opt_state"]
-        history = list(restored["history"])
-        for _ in range(done):
-            rng.permutation(len(y_train))
+            state=ocp.args.StandardRestore(state), history=ocp.args.JsonRestore()))
+        state, history = restored["state"], list(restored["history"])
+    if partial is not None and (partial.latest_step() or 0) > done * len(starts):
+        restored = partial.restore(partial.latest_step(), args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(state), progress=ocp.args.JsonRestore()))
+        state, losses = restored["state"], list(restored["progress"]["losses"])
+        skip = len(losses)  # batches of epoch `done + 1` already done
+    params, opt_state = state["params"], state["opt_state"]
+    for _ in range(done):
+        rng.permutation(len(y_train))
+    last_save = time.time()
     for epoch in range(done, settings.epochs):
         order = rng.permutation(len(y_train))
-        losses = []
-        starts = range(0, len(order) - settings.batch_size + 1, settings.batch_size)
-        for begin in tqdm(starts, desc=f"QAFT epoch {epoch + 1}", unit="step", disable=not progress, leave=False):
-            idx = order[begin:begin + settings.batch_size]
+        for i in tqdm(range(skip, len(starts)), desc=f"QAFT epoch {epoch + 1}", unit="step", initial=skip,
+                      total=len(starts), disable=not progress, leave=False):
+            idx = order[starts[i]:starts[i] + settings.batch_size]
             params, opt_state, loss = train_step(params, opt_state, jnp.asarray(x_train[idx], jnp.float32),
                                                  jnp.asarray(y_train[idx]))
             losses.append(float(loss))
+            if (partial is not None and i + 1 < len(starts)
+                    and time.time() - last_save >= 60 * checkpoint_every_min):
+                partial.save(epoch * len(starts) + i + 1, args=ocp.args.Composite(
+                    state=ocp.args.StandardSave({"params": jax.device_get(params),
+                                                 "opt_state": jax.device_get(opt_state)}),
+                    progress=ocp.args.JsonSave({"losses": losses})))
+                partial.wait_until_finished()
+                last_save = time.time()
         q = quantize(config, params, exps, widths, neuron)
         entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else float("nan"),
                  "fixed_accuracy": fixed_accuracy(q, *evaluation)}
         history.append(entry)
         if manager is not None:
-            import orbax.checkpoint as ocp
-
             manager.save(epoch + 1, args=ocp.args.Composite(
                 state=ocp.args.StandardSave({"params": jax.device_get(params), "opt_state": jax.device_get(opt_state)}),
                 history=ocp.args.JsonSave(history)))
             manager.wait_until_finished()
+            last_save = time.time()
         if log:
             log(entry)
-    if manager is not None:
-        manager.close()
+        skip, losses = 0, []
+    for m in (manager, partial):
+        if m is not None:
+            m.close()
     return params, history
 
 
-def _qaft_manager(workdir, settings: QaftConfig):
-    """orbax manager of a QAFT workdir (the latest epoch is kept); refuses one started with other settings."""
-    import orbax.checkpoint as ocp
-
+def prepare_qaft_workdir(workdir, settings: QaftConfig) -> Path:
+    """Create a QAFT workdir recording `settings`, or accept one started with the same settings; refuses
+    anything else (callers check this before hours of evaluation, not after)."""
     workdir = Path(workdir).absolute()
     record = workdir / "qaft_config.json"
     wanted = asdict(settings)
@@ -420,6 +441,14 @@ def _qaft_manager(workdir, settings: QaftConfig):
     else:
         workdir.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(wanted) + "\n")
+    return workdir
+
+
+def _qaft_manager(workdir, settings: QaftConfig):
+    """orbax manager of a QAFT workdir (the latest epoch is kept); refuses one started with other settings."""
+    import orbax.checkpoint as ocp
+
+    workdir = prepare_qaft_workdir(workdir, settings)
     options = ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False)
     return ocp.CheckpointManager(workdir / "checkpoints", options=options, item_names=("state", "history"))
 

@@ -258,8 +258,7 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     from s4d_jax.metrics import RunWriter
 
     workdir = Path(workdir)
-    if not checkpoint_every_min >= 0:
-        raise ValueError(f"the mid-epoch checkpoint interval must be >= 0 minutes, got {checkpoint_every_min}")
+    checkpoint.check_interval(checkpoint_every_min)
     distributed.check_global_batch(cfg.batch_size)
     check_batch_size(cfg.eval_batch_size)
     model_config = cfg.model_config()

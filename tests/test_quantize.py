@@ -117,18 +117,24 @@ def test_qaft_reported_fixed_accuracy_is_that_of_the_quantized_result():
     assert final.exponents == quantize.quantize(config, tuned, exps).exponents
 
 
-@pytest.mark.slow
-def test_quantize_command_reports_json_and_exports(tmp_path):
-    from compiler.exported import load_exported
-
-    config = ModelConfig(d_model=4, d_state=4, n_layers=1)
-    save_params(tmp_path / "params", config, random_params(config, 0), {"task": "smnist"})
+@pytest.fixture
+def smnist_params(tmp_path):
+    """A tiny random sMNIST params directory in tmp_path/params; skips where the MNIST files are missing."""
     try:
         from s4d_jax import data
 
         data.load("smnist", "test")
     except Exception as err:  # the MNIST files are not available here
         pytest.skip(f"smnist data unavailable: {err}")
+    config = ModelConfig(d_model=4, d_state=4, n_layers=1)
+    save_params(tmp_path / "params", config, random_params(config, 0), {"task": "smnist"})
+    return tmp_path / "params"
+
+
+@pytest.mark.slow
+def test_quantize_command_reports_json_and_exports(tmp_path, smnist_params):
+    from compiler.exported import load_exported
+
     out = subprocess.run([sys.executable, "-m", "s4d.cli", "quantize", str(tmp_path / "params"),
                           "--calib", "4", "--limit", "20", "--out", str(tmp_path / "exported"),
                           "--save-params", str(tmp_path / "saved"), "--json"],
@@ -147,11 +153,36 @@ def test_quantize_command_reports_json_and_exports(tmp_path):
     assert again.returncode != 0 and "already exists" in again.stderr
 
 
+@pytest.mark.slow
+def test_a_resumed_qaft_command_reuses_its_test_figures_and_refuses_another_calibration(tmp_path, smnist_params):
+    workdir = tmp_path / "qaft"
+
+    def run(calib="4"):
+        return subprocess.run([sys.executable, "-m", "s4d.cli", "quantize", str(tmp_path / "params"), "--method",
+                               "qaft", "--qaft-workdir", str(workdir), "--calib", calib, "--limit", "20",
+                               "--train-limit", "16", "--batch-size", "8", "--val-limit", "8", "--json"],
+                              capture_output=True, text=True)
+
+    first = run()
+    assert first.returncode == 0, first.stderr[-2000:]
+    record = json.loads((workdir / "before_qaft.json").read_text())
+    assert record["figures"]["ptq_fixed_accuracy"] == json.loads(first.stdout)["ptq_fixed_accuracy"]
+    record["figures"]["float_accuracy"] = 0.125  # what the resumed run reports can only come from the record
+    (workdir / "before_qaft.json").write_text(json.dumps(record))
+    again = run()
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["float_accuracy"] == 0.125 and "recorded" in again.stderr
+    other = run(calib="5")
+    assert other.returncode == 2 and "was started for" in other.stderr
+    assert len(other.stderr.strip().splitlines()) == 1 and "Traceback" not in other.stderr
+
+
 QAFT_DRIVER = """
 import os, pathlib, signal, sys
 import numpy as np
 sys.path.insert(0, {tests!r})
 kill_at = os.environ.get("KILL_AT_RENAME")
+every_min = float(os.environ.get("EVERY_MIN", "10"))
 
 def killing(real):
     def rename(src, dst, *args, **kwargs):
@@ -169,28 +200,44 @@ config, params, q, exps = random_quantized(3, d_model=4, d_state=4, n_layers=1, 
 x = random_pixels(5, 24, 12) / 255.0
 y = np.arange(24) % config.n_classes
 out, history = quantize.qaft(config, params, exps, (x, y), (x[:8], y[:8]),
-                             quantize.QaftConfig(epochs=3, batch_size=8, learning_rate=1e-2), workdir=sys.argv[1])
+                             quantize.QaftConfig(epochs=3, batch_size=8, learning_rate=1e-2), workdir=sys.argv[1],
+                             checkpoint_every_min=every_min)
 np.savez(sys.argv[2], **flatten_params(out))
 """
 
 
-def _qaft_child(tmp_path, workdir, result, kill_at=None):
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", **({"KILL_AT_RENAME": kill_at} if kill_at else {})}
+def _qaft_child(tmp_path, workdir, result, kill_at=None, every_min=10):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "EVERY_MIN": str(every_min),
+           **({"KILL_AT_RENAME": kill_at} if kill_at else {})}
     code = QAFT_DRIVER.replace("{tests!r}", repr(str(Path(__file__).parent)))
     return subprocess.run([sys.executable, "-c", code, str(workdir), str(result)], env=env, capture_output=True,
                           text=True, timeout=600)
 
 
-@pytest.mark.slow
-def test_qaft_killed_while_checkpointing_and_resumed_is_bit_identical(tmp_path):
-    full = _qaft_child(tmp_path, tmp_path / "full", tmp_path / "full.npz")
+@pytest.fixture(scope="module")
+def uninterrupted_qaft(tmp_path_factory):
+    """The driver's three QAFT epochs run without a kill, and without mid-epoch checkpoints."""
+    tmp = tmp_path_factory.mktemp("qaft_full")
+    full = _qaft_child(tmp, tmp / "full", tmp / "full.npz")
     assert full.returncode == 0, full.stderr[-2000:]
-    killed = _qaft_child(tmp_path, tmp_path / "killed", tmp_path / "killed.npz", kill_at="/2")
-    assert killed.returncode == -9, killed.stderr[-2000:]  # SIGKILL while epoch 2's checkpoint was renamed
+    return tmp / "full.npz"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_at, every_min, kept", [
+    ("checkpoints/2", 10, None),  # while epoch 2's checkpoint is put in place: resumes after epoch 1
+    ("progress/5", 0, "progress/4"),  # while the checkpoint after 2 of epoch 2's 3 steps is: resumes after 1
+])
+def test_qaft_killed_while_checkpointing_and_resumed_is_bit_identical(tmp_path, uninterrupted_qaft, kill_at,
+                                                                      every_min, kept):
+    killed = _qaft_child(tmp_path, tmp_path / "killed", tmp_path / "killed.npz", kill_at, every_min)
+    assert killed.returncode == -9, killed.stderr[-2000:]
     assert not (tmp_path / "killed.npz").exists()
-    resumed = _qaft_child(tmp_path, tmp_path / "killed", tmp_path / "killed.npz")
+    if kept:
+        assert (tmp_path / "killed" / kept).is_dir()  # the mid-epoch checkpoint the resume starts from
+    resumed = _qaft_child(tmp_path, tmp_path / "killed", tmp_path / "killed.npz", every_min=every_min)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    with np.load(tmp_path / "full.npz") as a, np.load(tmp_path / "killed.npz") as b:
+    with np.load(uninterrupted_qaft) as a, np.load(tmp_path / "killed.npz") as b:
         assert sorted(a.files) == sorted(b.files)
         for key in a.files:
             assert np.array_equal(a[key], b[key]), key

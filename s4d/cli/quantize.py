@@ -27,6 +27,25 @@ def _load(model: str, task: Optional[str], part: str = "params"):
     return path, config, params, meta, task
 
 
+BEFORE_QAFT = "before_qaft.json"  # in a QAFT workdir: the float and PTQ test figures of its run
+
+
+def _figures_before_qaft(record: Optional[Path], key: dict) -> Optional[dict]:
+    """The float and PTQ test figures a QAFT workdir recorded for this model, calibration and test subset, so
+    that a resumed run does not evaluate the test set again (45 min in fixed point for sCIFAR); None if it has
+    none. A workdir started for another model or calibration is refused: its QAFT state belongs to that one."""
+    if record is None or not record.is_file():
+        return None
+    try:
+        saved = json.loads(record.read_text())
+        saved_key, figures = saved["key"], saved["figures"]
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{record} is not a record of this tool; remove it or choose another --qaft-workdir")
+    if saved_key != key:
+        raise ValueError(f"--qaft-workdir {record.parent} was started for {saved_key}, not {key}")
+    return figures
+
+
 def _check_new(option: str, target: Optional[Path]) -> None:
     """Refuse an output path before any work: it must not exist, and its parent must be writable."""
     if target is None:
@@ -56,8 +75,11 @@ def quantize(
     batch_size: int = typer.Option(16, help="QAFT batch size"),
     learning_rate: float = typer.Option(1e-4, help="QAFT learning rate"),
     val_limit: int = typer.Option(1000, help="QAFT: validation sequences for the fixed accuracy per epoch"),
-    qaft_workdir: Optional[Path] = typer.Option(None, help="QAFT: checkpoint every epoch here; run again with "
-                                                "the same settings to continue after a kill"),
+    qaft_workdir: Optional[Path] = typer.Option(None, help="QAFT: checkpoint here (every epoch, and inside one "
+                                                "every --checkpoint-every-min); run again with the same settings "
+                                                "to continue after a kill"),
+    checkpoint_every_min: float = typer.Option(10.0, help="QAFT with --qaft-workdir: also checkpoint inside an "
+                                               "epoch after this many minutes (0: after every step)"),
     limit: Optional[int] = typer.Option(None, help="evaluate only the first N test examples"),
     task: Optional[str] = typer.Option(None, help="task (default: the model's own)"),
     out: Optional[Path] = typer.Option(None, help="write the exported model here"),
@@ -69,39 +91,55 @@ def quantize(
 ) -> None:
     """Quantize a model (PTQ, or PTQ then QAFT) and report float and fixed-point test accuracies."""
     from s4d_jax import export, quantize as q_lib
+    from s4d_jax.checkpoint import check_interval
     from s4d_jax.evaluate import evaluate
 
     if method not in ("ptq", "qaft"):
         raise ValueError(f"--method must be ptq or qaft, got {method!r}")
     _check_neuron(neuron)
+    check_interval(checkpoint_every_min)
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be positive, got {limit}")
     for option, target in (("--out", out), ("--save-params", save_params)):
         _check_new(option, target)
     path, config, params, meta, task = _load(model, task)
+    settings = q_lib.QaftConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    before_file = None
+    if method == "qaft" and qaft_workdir is not None:
+        before_file = q_lib.prepare_qaft_workdir(qaft_workdir, settings) / BEFORE_QAFT
     log = (lambda m: print(m, file=sys.stderr)) if json_output else print
     start = time.time()
     test = _split(task, "test", meta, data_dir, source_dir)
     calib_x = q_lib.calibration_sequences(task, calib, meta, data_dir=data_dir, source_dir=source_dir)
     result = {"model": str(path), "task": task, "method": method, "neuron": neuron, "calib": calib}
-    result["float_accuracy"] = evaluate(config, params, test, mode="conv", limit=limit)["accuracy"]
-    log(f"float (conv) test accuracy {result['float_accuracy']:.4f}")
     q, exps = q_lib.ptq(config, params, calib_x, neuron=neuron)
-    began = time.time()
-    result["ptq_fixed_accuracy"] = evaluate(config, q, test, mode="fixed", batch_size=500, limit=limit,
-                                            progress=True)["accuracy"]
-    result["fixed_eval_seconds"] = round(time.time() - began, 1)
+    key = {k: result[k] for k in ("model", "task", "neuron", "calib")} | {"limit": limit}
+    before = _figures_before_qaft(before_file, key)
+    if before is None:
+        before = {"float_accuracy": evaluate(config, params, test, mode="conv", limit=limit)["accuracy"]}
+        log(f"float (conv) test accuracy {before['float_accuracy']:.4f}")
+        began = time.time()
+        before["ptq_fixed_accuracy"] = evaluate(config, q, test, mode="fixed", batch_size=500, limit=limit,
+                                                progress=True)["accuracy"]
+        before["fixed_eval_seconds"] = round(time.time() - began, 1)
+        if before_file is not None:  # whole or not at all: a kill while writing leaves no half record
+            staged = before_file.with_suffix(".tmp")
+            staged.write_text(json.dumps({"key": key, "figures": before}) + "\n")
+            os.replace(staged, before_file)
+    else:
+        log(f"float (conv) test accuracy {before['float_accuracy']:.4f}, as {before_file} recorded")
+    result.update(before)
     log(f"PTQ fixed test accuracy {result['ptq_fixed_accuracy']:.4f} ({result['fixed_eval_seconds']} s)")
     if method == "qaft":
         train = _split(task, "train", meta, data_dir, source_dir)
         val = _split(task, "validation", meta, data_dir, source_dir)
         n_train, n_val = min(train_limit, len(train)), min(val_limit, len(val))
-        settings = q_lib.QaftConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
         params, history = q_lib.qaft(
             config, params, exps, (train.sequences[:n_train] / 255.0, train.labels[:n_train]),
             (val.sequences[:n_val] / 255.0, val.labels[:n_val]), settings,
             log=lambda e: log(f"QAFT epoch {e['epoch']}: loss {e['loss']:.4f}, fixed validation accuracy "
-                              f"{e['fixed_accuracy']:.4f}"), progress=True, workdir=qaft_workdir, neuron=neuron)
+                              f"{e['fixed_accuracy']:.4f}"), progress=True, workdir=qaft_workdir, neuron=neuron,
+            checkpoint_every_min=checkpoint_every_min)
         q = q_lib.quantize(config, params, exps, neuron=neuron)
         result.update({"qaft": {"epochs": epochs, "train_sequences": n_train, "validation_sequences": n_val,
                                 "batch_size": batch_size, "learning_rate": learning_rate, "history": history},
