@@ -154,13 +154,13 @@ def test_quantize_command_reports_json_and_exports(tmp_path, smnist_params):
 
 
 @pytest.mark.slow
-def test_a_resumed_qaft_command_reuses_its_test_figures_and_refuses_another_calibration(tmp_path, smnist_params):
+def test_a_resumed_qaft_command_reuses_its_test_figures_and_refuses_other_data(tmp_path, smnist_params):
     workdir = tmp_path / "qaft"
 
-    def run(calib="4"):
+    def run(calib="4", train_limit="16"):
         return subprocess.run([sys.executable, "-m", "s4d.cli", "quantize", str(tmp_path / "params"), "--method",
                                "qaft", "--qaft-workdir", str(workdir), "--calib", calib, "--limit", "20",
-                               "--train-limit", "16", "--batch-size", "8", "--val-limit", "8", "--json"],
+                               "--train-limit", train_limit, "--batch-size", "8", "--val-limit", "8", "--json"],
                               capture_output=True, text=True)
 
     first = run()
@@ -172,9 +172,9 @@ def test_a_resumed_qaft_command_reuses_its_test_figures_and_refuses_another_cali
     again = run()
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout)["float_accuracy"] == 0.125 and "recorded" in again.stderr
-    other = run(calib="5")
-    assert other.returncode == 2 and "was started for" in other.stderr
-    assert len(other.stderr.strip().splitlines()) == 1 and "Traceback" not in other.stderr
+    for other in (run(calib="5"), run(train_limit="24")):
+        assert other.returncode == 2 and "was started for" in other.stderr
+        assert len(other.stderr.strip().splitlines()) == 1 and "Traceback" not in other.stderr
 
 
 QAFT_DRIVER = """

@@ -33,7 +33,8 @@ BEFORE_QAFT = "before_qaft.json"  # in a QAFT workdir: the float and PTQ test fi
 def _figures_before_qaft(record: Optional[Path], key: dict) -> Optional[dict]:
     """The float and PTQ test figures a QAFT workdir recorded for this model, calibration and test subset, so
     that a resumed run does not evaluate the test set again (45 min in fixed point for sCIFAR); None if it has
-    none. A workdir started for another model or calibration is refused: its QAFT state belongs to that one."""
+    none. A workdir started for another model, calibration or data subset is refused: its QAFT state belongs
+    to that one."""
     if record is None or not record.is_file():
         return None
     try:
@@ -113,7 +114,8 @@ def quantize(
     calib_x = q_lib.calibration_sequences(task, calib, meta, data_dir=data_dir, source_dir=source_dir)
     result = {"model": str(path), "task": task, "method": method, "neuron": neuron, "calib": calib}
     q, exps = q_lib.ptq(config, params, calib_x, neuron=neuron)
-    key = {k: result[k] for k in ("model", "task", "neuron", "calib")} | {"limit": limit}
+    key = {k: result[k] for k in ("model", "task", "neuron", "calib")} | {
+        "limit": limit, "train_limit": train_limit, "val_limit": val_limit}
     before = _figures_before_qaft(before_file, key)
     if before is None:
         before = {"float_accuracy": evaluate(config, params, test, mode="conv", limit=limit)["accuracy"]}
