@@ -94,8 +94,8 @@ def check_interval(minutes: float) -> None:
 
 
 def progress_manager(workdir: Path):
-    """orbax manager of the mid-epoch checkpoints of a training workdir: only the latest is kept, and only
-    resuming reads it (models are loaded from epoch checkpoints)."""
+    """orbax manager of the mid-epoch checkpoints of a training or QAFT workdir: only the latest is kept, and
+    only resuming reads it (models are loaded from epoch checkpoints)."""
     import orbax.checkpoint as ocp
 
     options = ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False)
