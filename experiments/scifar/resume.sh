@@ -44,3 +44,13 @@ echo 19 > "/proc/$pid/autogroup" 2>/dev/null || true
 echo "$pid" > "$RUN/train.pid"
 echo "$pid" >> "$PIDS"
 echo "started PID $pid; log: $RUN/train.log"
+# the workdir keeps only the best and the latest epoch checkpoint: while the run lives, copy each finished one
+# to $RUN/epochs for a weight average after the last epoch (orbax renames a checkpoint into its numbered
+# folder only once it is complete, so a numbered folder is always whole)
+mkdir -p "$RUN/epochs"
+nice -n 19 nohup setsid bash -c 'while kill -0 "$0" 2>/dev/null; do
+    for d in "$1"/work/checkpoints/*; do
+        [[ $(basename "$d") =~ ^[0-9]+$ && ! -e $1/epochs/$(basename "$d") ]] && cp -a "$d" "$1/epochs/"
+    done
+    sleep 60
+done' "$pid" "$RUN" > /dev/null 2>&1 < /dev/null &
