@@ -45,12 +45,14 @@ echo "$pid" > "$RUN/train.pid"
 echo "$pid" >> "$PIDS"
 echo "started PID $pid; log: $RUN/train.log"
 # the workdir keeps only the best and the latest epoch checkpoint: while the run lives, copy each finished one
-# to $RUN/epochs for a weight average after the last epoch (orbax renames a checkpoint into its numbered
-# folder only once it is complete, so a numbered folder is always whole)
-mkdir -p "$RUN/epochs"
+# to $RUN/epochs/checkpoints (a workdir layout that experiments/average_checkpoints.py reads) for a weight
+# average after the last epoch (orbax renames a checkpoint into its numbered folder only once it is complete,
+# so a numbered folder is always whole)
+mkdir -p "$RUN/epochs/checkpoints"
 nice -n 19 nohup setsid bash -c 'while kill -0 "$0" 2>/dev/null; do
     for d in "$1"/work/checkpoints/*; do
-        [[ $(basename "$d") =~ ^[0-9]+$ && ! -e $1/epochs/$(basename "$d") ]] && cp -a "$d" "$1/epochs/"
+        [[ $(basename "$d") =~ ^[0-9]+$ && ! -e $1/epochs/checkpoints/$(basename "$d") ]] &&
+            cp -a "$d" "$1/epochs/checkpoints/"
     done
     sleep 60
 done' "$pid" "$RUN" > /dev/null 2>&1 < /dev/null &

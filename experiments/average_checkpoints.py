@@ -1,0 +1,73 @@
+"""Average the weights of the last epoch checkpoints of a training run, and measure the average against each
+of them on the validation split; write the average as a params directory.
+
+    .venv/bin/python experiments/average_checkpoints.py /work/runs/scifar-265k/epochs --last 3 \
+        --out /work/runs/scifar-265k/pack/average
+
+Late in a cosine schedule consecutive epochs end in one basin of the loss, and the mean of their weights can be
+a better point than any of them (stochastic weight averaging, Izmailov et al. 2018): θ̄ = (1/K) Σ_k θ_k over
+every parameter, the state-space ones (log Δ, A, B) included. Whether it is better for a given run is measured
+here on the validation split only; the test split is left for the model that wins.
+
+WORKDIR is a training workdir or a folder with the same layout (checkpoints/STEP/...), such as the copies
+experiments/scifar/resume.sh keeps of every finished epoch. Prints one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from s4d_jax import checkpoint, data
+from s4d_jax.evaluate import evaluate
+
+
+def average(trees: list) -> object:
+    """The leaf-wise mean of parameter trees of one architecture, in each leaf's own dtype."""
+    import jax
+
+    return jax.tree.map(lambda *leaves: np.mean(np.stack(leaves), axis=0).astype(leaves[0].dtype), *trees)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--last", type=int, default=3, help="average the last K epoch checkpoints")
+    parser.add_argument("--out", type=Path, help="write the average here as a params directory (must be new)")
+    parser.add_argument("--limit", type=int, default=None, help="validate on the first N examples only")
+    args = parser.parse_args()
+    if args.last < 2:
+        parser.error(f"--last must be at least 2, got {args.last}")
+    if args.out is not None and args.out.exists():
+        parser.error(f"--out {args.out} already exists; choose a new path")
+
+    manager = checkpoint.checkpoint_manager(args.workdir, read_only=True)
+    steps = sorted(manager.all_steps())[-args.last:]
+    if len(steps) < args.last:
+        parser.error(f"{args.workdir} holds {len(steps)} checkpoint(s), fewer than --last {args.last}")
+    models = [checkpoint.load_workdir(args.workdir, step) for step in steps]
+    config, _, meta = models[-1]
+    seed = meta.get("permutation_seed")
+    validation = data.load(meta["task"], "validation",
+                           permutation_seed=data.DEFAULT_PERMUTATION_SEED if seed is None else seed)
+    candidates = {f"step {step}": params for step, (_, params, _) in zip(steps, models)}
+    candidates["average"] = average([params for _, params, _ in models])
+    result = {"workdir": str(args.workdir), "steps": steps, "validation": {}}
+    for name, params in candidates.items():
+        t0 = time.time()
+        scores = evaluate(config, params, validation, mode="conv", limit=args.limit, progress=True)
+        result["validation"][name] = {"accuracy": scores["accuracy"], "loss": scores["loss"], "n": scores["n"],
+                                      "seconds": round(time.time() - t0, 1)}
+        print(f"{name}: validation accuracy {scores['accuracy']:.4f}, loss {scores['loss']:.4f}", file=sys.stderr)
+    if args.out is not None:
+        meta = {**meta, "averaged_steps": steps, "validation": result["validation"]["average"]}
+        result["out"] = str(checkpoint.save_params(args.out, config, candidates["average"], meta))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
