@@ -3,7 +3,8 @@
 # script can be run again after an interruption. Niced like the run. Writes the figures the zoo row needs into
 # experiments/scifar/ (ptq.json, compile.json) and prints the `s4d zoo pack` command to run with them.
 #
-#   1. the best checkpoint as a params directory, with its float test accuracy (10,000 images, conv mode)
+#   1. the best checkpoint (or SOURCE, a params directory) as a params directory, with its float test accuracy
+#      (10,000 images, conv mode)
 #   2. PTQ to the Loihi fixed point, evaluated on the whole test set in the JAX fixed mode (about 45 min here)
 #   3. the Loihi 2 mapping and a Lava simulation of 2 shipped test images, checked bit for bit
 #
@@ -12,6 +13,8 @@ set -euo pipefail
 
 RUN=${RUN:-/work/runs/scifar-265k}             # the run directory of resume.sh
 OUT=${OUT:-$RUN/pack}                           # params/, export/ (outside git)
+SOURCE=${SOURCE:-$RUN/work}                     # the run's best checkpoint, or a params directory that won on
+                                                # validation (experiments/average_checkpoints.py --out)
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 PY=${PY:-$REPO/.venv/bin/python}
@@ -36,7 +39,7 @@ step() {  # step FILE COMMAND...: run COMMAND (its stdout into FILE) unless FILE
     mv "$file.new" "$file"
 }
 if [[ ! -d $OUT/params ]]; then
-    nice -n 19 "$PY" experiments/export_run.py "$RUN/work" --out "$OUT/params" --modes conv
+    nice -n 19 "$PY" experiments/export_run.py "$SOURCE" --out "$OUT/params" --modes conv
 fi
 [[ -e $HERE/ptq.json ]] || rm -rf "$OUT/export"  # this script's own output of an interrupted PTQ
 step "$HERE/ptq.json" "$S4D" quantize "$OUT/params" --method ptq --calib 256 --out "$OUT/export" --json
