@@ -51,9 +51,7 @@ def main() -> None:
         parser.error(f"{args.workdir} holds {len(steps)} checkpoint(s), fewer than --last {args.last}")
     models = [checkpoint.load_workdir(args.workdir, step) for step in steps]
     config, _, meta = models[-1]
-    seed = meta.get("permutation_seed")
-    validation = data.load(meta["task"], "validation",
-                           permutation_seed=data.DEFAULT_PERMUTATION_SEED if seed is None else seed)
+    validation = data.load(meta["task"], "validation", permutation_seed=meta.get("permutation_seed"))
     candidates = {f"step {step}": params for step, (_, params, _) in zip(steps, models)}
     candidates["average"] = average([params for _, params, _ in models])
     result = {"workdir": str(args.workdir), "steps": steps, "validation": {}}

@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config, params, meta = checkpoint.load_model(args.workdir)
-    test = data.load(meta["task"], "test")
+    test = data.load(meta["task"], "test", permutation_seed=meta.get("permutation_seed"))
     meta["test"] = {}
     for mode in args.modes:
         t0 = time.time()

@@ -36,7 +36,7 @@ def main() -> None:
 
     config, params, meta = load_model(args.model)
     task = meta.get("task", "smnist") if isinstance(meta, dict) else "smnist"
-    seed = (meta.get("permutation_seed") if isinstance(meta, dict) else None) or data.DEFAULT_PERMUTATION_SEED
+    seed = meta.get("permutation_seed") if isinstance(meta, dict) else None
     train = data.load(task, "train", data_dir=args.data_dir, permutation_seed=seed)
     test = data.load(task, "test", data_dir=args.data_dir, permutation_seed=seed)
     q, _ = ptq(config, params, train.sequences[:args.calib].astype(np.float32) * fixed.INPUT_SCALE)

@@ -21,7 +21,7 @@ def task_samples(task: str, n: int, permutation_seed=None, data_dir=None, source
     """The first `n` test sequences of `task`, as uint8 pixels (exponent 0 on the chip), and their labels."""
     from s4d_jax import data
 
-    seed = data.DEFAULT_PERMUTATION_SEED if permutation_seed is None else int(permutation_seed)
+    seed = None if permutation_seed is None else int(permutation_seed)
     split = data.load(task, "test", data_dir=data_dir, source_dir=source_dir, permutation_seed=seed)
     return split.sequences[:n].astype(np.int64), split.labels[:n]
 

@@ -462,9 +462,8 @@ def calibration_sequences(task: str, n: int, meta: dict, *, data_dir=None, sourc
 
     if n < 1:
         raise ValueError(f"--calib must be a positive number of sequences, got {n}")
-    seed = meta.get("permutation_seed")
     split = data.load(task, "train", data_dir=data_dir, source_dir=source_dir,
-                      permutation_seed=data.DEFAULT_PERMUTATION_SEED if seed is None else seed)
+                      permutation_seed=meta.get("permutation_seed"))
     return next(data.batches(split, n, limit=n))[0]
 
 

@@ -34,8 +34,7 @@ def main() -> None:
     path = model_path(args.model, args.part)
     config, params, meta = load_model(path)
     task = meta["task"]
-    seed = meta.get("permutation_seed")
-    test = data.load(task, "test", permutation_seed=data.DEFAULT_PERMUTATION_SEED if seed is None else seed)
+    test = data.load(task, "test", permutation_seed=meta.get("permutation_seed"))
     end = len(test) if args.limit is None else min(args.begin + args.limit, len(test))
     x, labels = test.sequences[args.begin:end] / 255.0, test.labels[args.begin:end]
     n = len(labels)

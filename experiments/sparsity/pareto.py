@@ -58,7 +58,7 @@ def _measure_one(label: str, model: str, limit: int | None, previous: dict | Non
     started = time.time()
     accuracy = {k: (previous or {}).get(k) for k in ("fixed_accuracy", "n_test")}
     if limit != 0:
-        test = data.load(meta["task"], "test")
+        test = data.load(meta["task"], "test", permutation_seed=meta.get("permutation_seed"))
         result = evaluate(config, export.load_quantized(path), test, mode="fixed", batch_size=500, limit=limit)
         accuracy = {"fixed_accuracy": result["accuracy"], "n_test": result["n"]}
     compiled = compile_graph(from_exported(load_exported(path)))

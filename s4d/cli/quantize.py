@@ -61,9 +61,8 @@ def _check_new(option: str, target: Optional[Path]) -> None:
 def _split(task: str, name: str, meta: dict, data_dir, source_dir):
     from s4d_jax import data
 
-    seed = meta.get("permutation_seed")
     return data.load(task, name, data_dir=data_dir, source_dir=source_dir,
-                     permutation_seed=data.DEFAULT_PERMUTATION_SEED if seed is None else seed)
+                     permutation_seed=meta.get("permutation_seed"))
 
 
 def quantize(

@@ -111,9 +111,8 @@ def evaluate(
     spec = data.get_task(task)
     if spec.channels != config.d_input:
         raise ValueError(f"task {task} has {spec.channels} input channels but the model expects {config.d_input}")
-    perm_seed = meta.get("permutation_seed")
     split_data = data.load(task, split, data_dir=data_dir, source_dir=source_dir,
-                           permutation_seed=data.DEFAULT_PERMUTATION_SEED if perm_seed is None else perm_seed)
+                           permutation_seed=meta.get("permutation_seed"))
     if mode == "fixed":  # the integer network: an exported model's own integers, else PTQ of the float model
         from s4d_jax.quantize import resolve_quantized
 

@@ -113,9 +113,10 @@ class Split:
 
 def load(task: str, split: str, *, data_dir: str | os.PathLike | None = None,
          source_dir: str | os.PathLike | None = None,
-         permutation_seed: int = DEFAULT_PERMUTATION_SEED) -> Split:
+         permutation_seed: int | None = None) -> Split:
     """One split of a task. Validation is a fixed carve of the original training split (5,000 examples, or a
-    tenth of a smaller one); train is the rest, test the original test split."""
+    tenth of a smaller one); train is the rest, test the original test split. A permuted task's pixel order
+    comes from `permutation_seed`; None (a model whose meta records none) means DEFAULT_PERMUTATION_SEED."""
     spec = get_task(task)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
@@ -129,7 +130,8 @@ def load(task: str, split: str, *, data_dir: str | os.PathLike | None = None,
         images, labels = images[keep], labels[keep]
     sequences = images.reshape(len(images), spec.length, spec.channels)
     if spec.permuted:
-        sequences = sequences[:, permutation(permutation_seed, spec.length)]
+        seed = DEFAULT_PERMUTATION_SEED if permutation_seed is None else permutation_seed
+        sequences = sequences[:, permutation(seed, spec.length)]
     return Split(spec, split, np.ascontiguousarray(sequences), labels)
 
 
