@@ -375,19 +375,28 @@ def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.nd
     starts = range(0, len(y_train) - settings.batch_size + 1, settings.batch_size)
     manager = _qaft_manager(workdir, settings) if workdir is not None else None
     partial = progress_manager(workdir) if workdir is not None else None
+
+    def save(mgr, step, prm, opt, name, record):  # params and optimizer state, plus one JSON record
+        mgr.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave({"params": jax.device_get(prm), "opt_state": jax.device_get(opt)}),
+            **{name: ocp.args.JsonSave(record)}))
+        mgr.wait_until_finished()
+
+    def restore(mgr, step, state, name):
+        restored = mgr.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(state), **{name: ocp.args.JsonRestore()}))
+        return restored["state"], restored[name]
+
     done, skip, losses = 0, 0, []
     state = {"params": params, "opt_state": opt_state}
     if manager is not None and manager.latest_step() is not None:
         done = manager.latest_step()
-        restored = manager.restore(done, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(state), history=ocp.args.JsonRestore()))
-        state, history = restored["state"], list(restored["history"])
+        state, history = restore(manager, done, state, "history")
     if partial is not None and (partial.latest_step() or 0) > done * len(starts):
-        restored = partial.restore(partial.latest_step(), args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(state), progress=ocp.args.JsonRestore()))
-        state, losses = restored["state"], list(restored["progress"]["losses"])
+        state, record = restore(partial, partial.latest_step(), state, "progress")
+        losses = list(record["losses"])
         skip = len(losses)  # batches of epoch `done + 1` already done
-    params, opt_state = state["params"], state["opt_state"]
+    params, opt_state, history = state["params"], state["opt_state"], list(history)
     for _ in range(done):
         rng.permutation(len(y_train))
     last_save = time.time()
@@ -401,21 +410,14 @@ def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.nd
             losses.append(float(loss))
             if (partial is not None and i + 1 < len(starts)
                     and time.time() - last_save >= 60 * checkpoint_every_min):
-                partial.save(epoch * len(starts) + i + 1, args=ocp.args.Composite(
-                    state=ocp.args.StandardSave({"params": jax.device_get(params),
-                                                 "opt_state": jax.device_get(opt_state)}),
-                    progress=ocp.args.JsonSave({"losses": losses})))
-                partial.wait_until_finished()
+                save(partial, epoch * len(starts) + i + 1, params, opt_state, "progress", {"losses": losses})
                 last_save = time.time()
         q = quantize(config, params, exps, widths, neuron)
         entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else float("nan"),
                  "fixed_accuracy": fixed_accuracy(q, *evaluation)}
         history.append(entry)
         if manager is not None:
-            manager.save(epoch + 1, args=ocp.args.Composite(
-                state=ocp.args.StandardSave({"params": jax.device_get(params), "opt_state": jax.device_get(opt_state)}),
-                history=ocp.args.JsonSave(history)))
-            manager.wait_until_finished()
+            save(manager, epoch + 1, params, opt_state, "history", history)
             last_save = time.time()
         if log:
             log(entry)

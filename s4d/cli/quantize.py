@@ -93,6 +93,7 @@ def quantize(
     from s4d_jax import export, quantize as q_lib
     from s4d_jax.checkpoint import check_interval
     from s4d_jax.evaluate import evaluate
+    from zoo.registry import write_text_atomic
 
     if method not in ("ptq", "qaft"):
         raise ValueError(f"--method must be ptq or qaft, got {method!r}")
@@ -112,10 +113,10 @@ def quantize(
     test = _split(task, "test", meta, data_dir, source_dir)
     calib_x = q_lib.calibration_sequences(task, calib, meta, data_dir=data_dir, source_dir=source_dir)
     result = {"model": str(path), "task": task, "method": method, "neuron": neuron, "calib": calib}
-    q, exps = q_lib.ptq(config, params, calib_x, neuron=neuron)
     key = {k: result[k] for k in ("model", "task", "neuron", "calib")} | {
         "limit": limit, "train_limit": train_limit, "val_limit": val_limit}
-    before = _figures_before_qaft(before_file, key)
+    before = _figures_before_qaft(before_file, key)  # refuses another run's workdir before calibrating
+    q, exps = q_lib.ptq(config, params, calib_x, neuron=neuron)
     if before is None:
         before = {"float_accuracy": evaluate(config, params, test, mode="conv", limit=limit)["accuracy"]}
         log(f"float (conv) test accuracy {before['float_accuracy']:.4f}")
@@ -124,9 +125,7 @@ def quantize(
                                                 progress=True)["accuracy"]
         before["fixed_eval_seconds"] = round(time.time() - began, 1)
         if before_file is not None:  # whole or not at all: a kill while writing leaves no half record
-            staged = before_file.with_suffix(".tmp")
-            staged.write_text(json.dumps({"key": key, "figures": before}) + "\n")
-            os.replace(staged, before_file)
+            write_text_atomic(before_file, json.dumps({"key": key, "figures": before}) + "\n")
     else:
         log(f"float (conv) test accuracy {before['float_accuracy']:.4f}, as {before_file} recorded")
     result.update(before)
