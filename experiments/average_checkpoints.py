@@ -42,6 +42,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.last < 2:
         parser.error(f"--last must be at least 2, got {args.last}")
+    if not (args.workdir / checkpoint.CHECKPOINTS).is_dir():
+        parser.error(f"{args.workdir} holds no checkpoints/ folder (want a training workdir or its epoch copies)")
     if args.out is not None and args.out.exists():
         parser.error(f"--out {args.out} already exists; choose a new path")
 
