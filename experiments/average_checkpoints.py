@@ -1,8 +1,11 @@
 """Average the weights of the last epoch checkpoints of a training run, and measure the average against each
 of them on the validation split; write the average as a params directory.
 
+    .venv/bin/python experiments/average_checkpoints.py /work/runs/scifar-265k/epochs --last 2 3 4 5
     .venv/bin/python experiments/average_checkpoints.py /work/runs/scifar-265k/epochs --last 3 \
-        --out /work/runs/scifar-265k/pack/average
+        --out /work/runs/scifar-265k/average
+
+Several K measure the mean of each of the last K checkpoints in one run, each checkpoint evaluated once.
 
 Late in a cosine schedule consecutive epochs end in one basin of the loss, and the mean of their weights can be
 a better point than any of them (stochastic weight averaging, Izmailov et al. 2018): θ̄ = (1/K) Σ_k θ_k over
@@ -36,26 +39,31 @@ def average(trees: list) -> object:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
-    parser.add_argument("--last", type=int, default=3, help="average the last K epoch checkpoints")
-    parser.add_argument("--out", type=Path, help="write the average here as a params directory (must be new)")
+    parser.add_argument("--last", type=int, nargs="+", default=[3], metavar="K",
+                        help="average the last K epoch checkpoints; several K: measure each such average")
+    parser.add_argument("--out", type=Path, help="write the average (one K) as a params directory (must be new)")
     parser.add_argument("--limit", type=int, default=None, help="validate on the first N examples only")
     args = parser.parse_args()
-    if args.last < 2:
-        parser.error(f"--last must be at least 2, got {args.last}")
+    widths = sorted(set(args.last))
+    if widths[0] < 2:
+        parser.error(f"--last must be at least 2, got {widths[0]}")
+    if args.out is not None and len(widths) > 1:
+        parser.error(f"--out writes one average; give one --last K, not {' '.join(map(str, widths))}")
     if not (args.workdir / checkpoint.CHECKPOINTS).is_dir():
         parser.error(f"{args.workdir} holds no checkpoints/ folder (want a training workdir or its epoch copies)")
     if args.out is not None and args.out.exists():
         parser.error(f"--out {args.out} already exists; choose a new path")
 
     manager = checkpoint.checkpoint_manager(args.workdir, read_only=True)
-    steps = sorted(manager.all_steps())[-args.last:]
-    if len(steps) < args.last:
-        parser.error(f"{args.workdir} holds {len(steps)} checkpoint(s), fewer than --last {args.last}")
+    steps = sorted(manager.all_steps())[-widths[-1]:]
+    if len(steps) < widths[-1]:
+        parser.error(f"{args.workdir} holds {len(steps)} checkpoint(s), fewer than --last {widths[-1]}")
     models = [checkpoint.load_workdir(args.workdir, step) for step in steps]
     config, _, meta = models[-1]
     validation = data.load(meta["task"], "validation", permutation_seed=meta.get("permutation_seed"))
     candidates = {f"step {step}": params for step, (_, params, _) in zip(steps, models)}
-    candidates["average"] = average([params for _, params, _ in models])
+    for k in widths:
+        candidates[f"mean of last {k}"] = average([params for _, params, _ in models[-k:]])
     result = {"workdir": str(args.workdir), "steps": steps, "validation": {}}
     for name, params in candidates.items():
         t0 = time.time()
@@ -64,8 +72,9 @@ def main() -> None:
                                       "seconds": round(time.time() - t0, 1)}
         print(f"{name}: validation accuracy {scores['accuracy']:.4f}, loss {scores['loss']:.4f}", file=sys.stderr)
     if args.out is not None:
-        meta = {**meta, "averaged_steps": steps, "validation": result["validation"]["average"]}
-        result["out"] = str(checkpoint.save_params(args.out, config, candidates["average"], meta))
+        name = f"mean of last {widths[0]}"
+        meta = {**meta, "averaged_steps": steps, "validation": result["validation"][name]}
+        result["out"] = str(checkpoint.save_params(args.out, config, candidates[name], meta))
     print(json.dumps(result))
 
 
