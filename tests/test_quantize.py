@@ -177,6 +177,18 @@ def test_a_resumed_qaft_command_reuses_its_test_figures_and_refuses_other_data(t
         assert len(other.stderr.strip().splitlines()) == 1 and "Traceback" not in other.stderr
 
 
+@pytest.mark.slow
+def test_qaft_history_is_comparable_with_the_ptq_model_on_validation(tmp_path, smnist_params):
+    out = subprocess.run([sys.executable, "-m", "s4d.cli", "quantize", str(smnist_params), "--method", "qaft",
+                          "--calib", "4", "--limit", "8", "--train-limit", "8", "--batch-size", "8",
+                          "--val-limit", "40", "--learning-rate", "0", "--json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    # at learning rate 0 QAFT leaves PTQ's weights as they are: one model, one validation subset, one figure
+    assert result["qaft"]["history"][0]["fixed_accuracy"] == result["ptq_fixed_validation_accuracy"]
+    assert result["qaft"]["validation_sequences"] == 40 and "PTQ fixed validation accuracy" in out.stderr
+
+
 QAFT_DRIVER = """
 import os, pathlib, signal, sys
 import numpy as np
