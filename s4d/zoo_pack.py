@@ -16,8 +16,8 @@ from pathlib import Path
 
 from zoo.archive import CARD, PARTS, SAMPLES, archive_inputs, write_archive
 from zoo.cards import render_card
-from zoo.registry import (ACCURACY_KINDS, MODELS_DIR, Loihi2Summary, Registry, ZooEntry, load_registry,
-                          write_text_atomic)
+from zoo.registry import (ACCURACY_KINDS, MODELS_DIR, Accuracies, Loihi2Summary, Registry, ZooEntry,
+                          load_registry, write_text_atomic)
 from zoo.samples import load_samples
 
 from s4d.samples import DEFAULT_SAMPLES, build_samples, task_shape
@@ -177,7 +177,10 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
         check_params(entry, folders["qaft"])
     if "export" in folders:
         check_export(entry, folders["export"])
-    entry = update_entry(entry, accuracies=accuracies, lava_sequences=lava_sequences, training_time=training_time,
+    # a new model: only its own figures, none of the row's earlier model (docs/zoo.md)
+    entry = update_entry(dataclasses.replace(entry, accuracies=Accuracies(), training_time=None,
+                                             training_command=None),
+                         accuracies=accuracies, lava_sequences=lava_sequences, training_time=training_time,
                          training_command=training_command or meta.get("command") or None)
     entry = state_the_goal(entry, below_goal)  # a new model: its own reason, not an earlier one's
     try:

@@ -347,10 +347,12 @@ def test_pack_is_reproducible_and_records_the_archive(tmp_path, cache, trained_d
     registry.path.parent.mkdir()
     registry.save()
     kwargs = dict(source=trained_dir, n_samples=5, source_dir=str(tmp_path / "data"), date="2026-11-23",
-                  accuracies={"float": 12.5}, training_time="1 s")
+                  accuracies={"float": 12.5}, training_time="1 s", below_goal="a test model")
     first = pack("psmnist-s4d-67k", registry=registry, **kwargs)
     again = pack("psmnist-s4d-67k", registry=load_registry(registry.path), **kwargs)
     assert first == again and first.status == "available" and first.accuracies.float == 12.5
+    # none of the earlier model's figures (fixed 96.75 % and the rest) carries over to the new one
+    assert dataclasses.replace(first.accuracies, float=None) == Accuracies() and first.below_goal == "a test model"
     assert first.training_command == "s4d train --task psmnist"
     saved = load_registry(registry.path).get("psmnist-s4d-67k")
     assert saved == first and registry.card_path(saved).read_text(encoding="utf-8") == card_text(saved)
@@ -378,7 +380,8 @@ def test_pack_records_the_compile_summary_of_the_export(tmp_path, cache, trained
     registry.path.parent.mkdir()
     registry.save()
     entry = pack("psmnist-s4d-67k", registry=registry, source=trained_dir, export=shipped / "export", n_samples=2,
-                 source_dir=str(tmp_path / "data"), date="2026-11-27", training_command="s4d train --task psmnist -x")
+                 source_dir=str(tmp_path / "data"), date="2026-11-27", training_command="s4d train --task psmnist -x",
+                 accuracies={"fixed": 96.75})
     assert entry.training_command == "s4d train --task psmnist -x"  # instead of the params' recorded command
     assert entry.loihi2.neurocores == 31 and entry.loihi2.mode == "pipelined" and entry.loihi2.objective == "latency"
     assert load_registry(registry.path).get("psmnist-s4d-67k").loihi2 == entry.loihi2
