@@ -20,9 +20,10 @@ def read_samples(path) -> tuple[np.ndarray, np.ndarray | None]:
     if not path.is_file():
         raise FileNotFoundError(f"no samples file at {path}")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise ValueError(f"{path}: a .npz archive is needed, this is a single .npy array")
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path}: a .npz archive is needed, this is a single .npy array")
+        with data:
             if "sequences" not in data.files:
                 raise ValueError(f"{path}: needs an array 'sequences' [n, length, channels], has {data.files}")
             inputs = np.asarray(data["sequences"])

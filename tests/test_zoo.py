@@ -7,6 +7,7 @@ import gzip
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -239,6 +240,26 @@ def test_download_over_http_verifies_extracts_and_reuses_the_cache(tmp_path, cac
         assert server.requests == 2
     assert load_samples(model).labels.tolist() == [7, 2]
     assert not [f for f in cache_files(cache) if f.startswith(".partial")]
+
+
+def _npy_named_npz(path):
+    with open(path, "wb") as f:  # np.save(path) would add .npy to the name
+        np.save(f, np.zeros((1, 4, 1), np.uint8))
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda path: None, "cannot be read"),
+    (lambda path: path.write_bytes(b""), "cannot be read"),
+    (lambda path: path.write_bytes(b"PK\x03\x04 half a zip"), "cannot be read"),
+    (_npy_named_npz, "this is a single .npy array"),
+    (lambda path: np.savez(path, sequences=np.zeros((1, 4, 1), np.uint8)), "missing arrays"),
+], ids=["missing", "empty", "truncated", ".npy", "missing arrays"])
+def test_a_bad_samples_file_is_a_one_line_value_error(tmp_path, write, message):
+    path = tmp_path / "samples.npz"
+    write(path)
+    with pytest.raises(ValueError, match=re.escape(message)) as err:
+        load_samples(path)
+    assert "\n" not in str(err.value)
 
 
 def test_download_from_file_url(tmp_path, cache, tiny_archive):

@@ -5,14 +5,13 @@ psMNIST), with their labels, their positions in the original test split and a no
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from zoo.archive import SAMPLES
-
-DEFAULT_SAMPLES = 8
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,14 @@ def load_samples(path: str | Path, shape: tuple[int, int] | None = None) -> Samp
     path = Path(path)
     path = path / SAMPLES if path.is_dir() else path
     keys = ("sequences", "labels", "indices", "source")
-    with np.load(path, allow_pickle=False) as npz:
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path} cannot be read as a pickle-free .npz (missing, empty, truncated or damaged): "
+                         f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from err
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: a samples .npz archive is needed, this is a single .npy array")
+    with npz:
         missing = [k for k in keys if k not in npz.files]
         if missing:
             raise ValueError(f"{path}: missing arrays {missing} (want {keys})")
