@@ -331,6 +331,13 @@ class QaftConfig:
     learning_rate: float = 1e-4
     seed: int = 0
 
+    def __post_init__(self) -> None:  # before the test-set evaluations that come first, not after them
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"QAFT {name.replace('_', ' ')} must be positive, got {getattr(self, name)}")
+        if not self.learning_rate >= 0:
+            raise ValueError(f"QAFT learning rate must be ≥ 0, got {self.learning_rate}")
+
 
 def qaft(config: ModelConfig, params, exps: dict, train: tuple[np.ndarray, np.ndarray],
          evaluation: tuple[np.ndarray, np.ndarray], settings: QaftConfig = QaftConfig(),

@@ -105,6 +105,10 @@ def quantize(
         _check_new(option, target)
     path, config, params, meta, task = _load(model, task)
     settings = q_lib.QaftConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    if method == "qaft" and train_limit < batch_size:
+        raise ValueError(f"--train-limit {train_limit} is smaller than one QAFT batch of {batch_size}")
+    if method == "qaft" and val_limit < 1:
+        raise ValueError(f"--val-limit must be positive, got {val_limit}")
     before_file = None
     if method == "qaft" and qaft_workdir is not None:
         before_file = q_lib.prepare_qaft_workdir(qaft_workdir, settings) / BEFORE_QAFT
