@@ -49,6 +49,27 @@ class CompileReport(Mapping):
         return format_report(self.compiled, self.fields)
 
 
+def check_options(*, mode: str = "pipelined", objective: str = "latency", max_chips: int = MAX_CHIPS,
+                  cores: int | None = None, plot: Path | None = None, activity: int = 1, simulate: int = 0,
+                  neuron: str | None = None, flag=lambda name: name) -> None:
+    """Refuse bad compile options before any work (a checkpoint's export, activity measurement, Lava) runs.
+    `flag` names an option in the messages: the parameter's own name, or its command-line flag."""
+    from compiler.allocate import OBJECTIVES
+    from compiler.fixed_point import NEURONS
+    from compiler.schedule import MODES
+
+    for name, value, low in (("simulate", simulate, 0), ("activity", activity, 0), ("max_chips", max_chips, 1),
+                             ("cores", cores, 1)):
+        if value is not None and value < low:
+            raise ValueError(f"{flag(name)} must be ≥ {low}, got {value}")
+    for name, value, allowed in (("mode", mode, MODES), ("objective", objective, OBJECTIVES),
+                                 ("neuron", neuron, NEURONS)):
+        if value is not None and value not in allowed:
+            raise ValueError(f"{flag(name)} must be one of {' | '.join(allowed)}, got {value!r}")
+    if plot is not None and Path(plot).suffix.lower() != ".png":
+        raise ValueError(f"{flag('plot')} writes a PNG; give a file name ending in .png, got {plot}")
+
+
 def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str = "latency",
                   max_chips: int = MAX_CHIPS, cores: int | None = None, sweep: bool = False,
                   plot: Path | None = None, activity: int = 1, simulate: int = 0, inputs: Path | None = None,
@@ -68,12 +89,8 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
     from s4d import samples
     from s4d.resolve import exported_dir, exported_for_neuron
 
-    for name, value, low in (("simulate", simulate, 0), ("activity", activity, 0), ("max_chips", max_chips, 1),
-                             ("cores", cores, 1)):
-        if value is not None and value < low:
-            raise ValueError(f"{name} must be ≥ {low}, got {value}")
-    if plot is not None and Path(plot).suffix.lower() != ".png":
-        raise ValueError(f"plot writes a PNG; give a file name ending in .png, got {plot}")
+    check_options(mode=mode, objective=objective, max_chips=max_chips, cores=cores, plot=plot, activity=activity,
+                  simulate=simulate, neuron=neuron)
     if out is not None:
         check_out_dir(Path(out), OUTPUT_FILES, force)  # refused before anything runs
     with tempfile.TemporaryDirectory(prefix="s4d-compile-") as scratch:

@@ -6,6 +6,7 @@ without loading JAX. Errors a user can fix are printed as one line, not a traceb
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import re
 import sys
@@ -30,19 +31,13 @@ USER_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
 
 
 def _register() -> None:
-    from s4d.cli import demo
+    for name in ("demo", "train", "quantize", "bench", "compile", "zoo", "plot"):  # the order of `s4d --help`
+        importlib.import_module(f"s4d.cli.{name}").register(app)
 
-    for module in (demo,):
-        module.register(app)
-    for name in ("s4d.cli.train", "s4d.cli.quantize", "s4d.cli.bench", "s4d.cli.compile", "s4d.cli.zoo",
-                 "s4d.cli.plot"):
-        try:
-            module = __import__(name, fromlist=["register"])
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            continue
-        module.register(app)
+
+def cli_flag(name: str) -> str:
+    """A parameter's command-line flag, for error messages: max_chips → --max-chips."""
+    return "--" + name.replace("_", "-")
 
 
 def main() -> None:

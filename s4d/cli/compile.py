@@ -9,7 +9,6 @@ from typing import Optional
 
 import typer
 
-from compiler.fixed_point import NEURONS
 from compiler.resources import MAX_CHIPS
 
 JSON_HELP = "print exactly one JSON object on stdout"
@@ -39,16 +38,11 @@ def compile_command(
 ) -> None:
     """Map a model onto Loihi 2 neurocores, report cores, traffic and latency/energy estimates (ranges); with
     --simulate N run it in Lava's fixed-point simulation and compare every token with the spec's reference."""
-    from s4d.compiling import compile_model
+    from s4d.cli import cli_flag
+    from s4d.compiling import check_options, compile_model
 
-    for name, value, low in (("--simulate", simulate, 0), ("--activity", activity, 0), ("--max-chips", max_chips, 1),
-                             ("--cores", cores, 1)):
-        if value is not None and value < low:
-            raise ValueError(f"{name} must be ≥ {low}, got {value}")
-    if neuron is not None and neuron not in NEURONS:
-        raise ValueError(f"--neuron must be one of {' | '.join(NEURONS)}, got {neuron!r}")
-    if plot is not None and plot.suffix.lower() != ".png":
-        raise ValueError(f"--plot writes a PNG; give a file name ending in .png, got {plot}")
+    check_options(mode=mode, objective=objective, max_chips=max_chips, cores=cores, plot=plot, activity=activity,
+                  simulate=simulate, neuron=neuron, flag=cli_flag)
     report = compile_model(model, mode=mode, objective=objective, max_chips=max_chips, cores=cores, sweep=sweep,
                            plot=plot, activity=activity, simulate=simulate, inputs=inputs, data_dir=data_dir,
                            out=out, force=force, progress=True, neuron=neuron)

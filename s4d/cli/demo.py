@@ -20,8 +20,12 @@ def demo(
     mode: str = typer.Option("pipelined", help="pipelined | fall-through"),
 ) -> None:
     """Compile a zoo model for Loihi 2, simulate it in Lava and check it against the JAX fixed mode."""
+    from s4d.cli import cli_flag
+    from s4d.compiling import check_options
+
     if sequences < 1:
         raise ValueError(f"--sequences must be ≥ 1, got {sequences}")
+    check_options(mode=mode, flag=cli_flag)  # before the model is fetched or exported
     with tempfile.TemporaryDirectory() as scratch:
         _run(model, sequences, mode, Path(scratch))
 

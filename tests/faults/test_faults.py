@@ -196,6 +196,10 @@ ROWS = [
                                                "{ws}/in.npy"), r"in\.npy: a \.npz archive is needed",
           lambda ws, world: np.save(ws / "in.npy", np.zeros((1, 4, 1), np.uint8))),
     Fault("compile/out-of-range value", ("compile", "{world.hw}", "--max-chips", "0"), r"--max-chips"),
+    Fault("compile/unknown mode", ("compile", "{world.params}", "--mode", "fast"),
+          r"--mode must be one of pipelined \| fall-through, got 'fast'"),
+    Fault("compile/unknown objective", ("compile", "{world.params}", "--objective", "speed"),
+          r"--objective must be one of latency \| cores"),
     # -------------------------------------------------------------- train
     Fault("train/non-empty output directory", ("train", "--workdir", "{ws}/out"), r"not empty.*--resume", user_dir),
     Fault("train/--resume of a non-workdir", ("train", "--workdir", "{ws}/out", "--resume"),
@@ -219,6 +223,7 @@ ROWS = [
           copy("hw", damage=truncate, file="tensors.npz")),
     Fault("demo/unknown zoo name", ("demo", "--model", "smnist-s4d"), r"no model named"),
     Fault("demo/out-of-range value", ("demo", "--sequences", "0"), r"--sequences must be"),
+    Fault("demo/unknown mode", ("demo", "--mode", "fast"), r"--mode must be one of pipelined \| fall-through"),
     Fault("bench/out-of-range value", ("bench", "--repeats", "0"), r"--repeats must be"),
     Fault("bench/unknown preset", ("bench", "--size", "s4d-1m"), r"unknown size"),
 ]
