@@ -85,7 +85,7 @@ def train(
 
 
 def evaluate(
-    model: str = typer.Argument(..., help="params directory, training workdir or zoo name"),
+    model: str = typer.Argument(..., help="params directory, training workdir, exported model or zoo name"),
     task: Optional[str] = typer.Option(None, help="task (default: the model's own)"),
     mode: str = typer.Option("conv", help="conv, scan, recurrent or fixed"),
     split: str = typer.Option("test", help="train, validation or test"),
