@@ -142,10 +142,15 @@ def load_quantized(path: str | os.PathLike) -> QuantizedModel:
     path = Path(path)
     manifest, tensors = _read(path)
     config = ModelConfig.from_dict(manifest["architecture"])
-    spec = manifest["fixed_point"]
-    ints = {k: v for k, v in tensors.items() if not k.startswith(FLOAT_PREFIX)}
-    neuron = spec.get("neuron", "split")  # absent before the folded neuron existed
+    try:
+        spec = manifest["fixed_point"]
+        exponents = {k: int(v) for k, v in spec["exponents"].items()}
+        widths = Widths(**spec["widths"])
+        neuron = spec.get("neuron", "split")  # absent before the folded neuron existed
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ValueError(f"{path / MANIFEST}: field 'fixed_point' is malformed ({type(err).__name__}: {err})") \
+            from err
     if neuron not in NEURONS:
         raise ValueError(f"{path / MANIFEST}: field fixed_point.'neuron' must be one of {NEURONS}, got {neuron!r}")
-    return QuantizedModel(config, ints, {k: int(v) for k, v in spec["exponents"].items()}, Widths(**spec["widths"]),
-                          neuron)
+    ints = {k: v for k, v in tensors.items() if not k.startswith(FLOAT_PREFIX)}
+    return QuantizedModel(config, ints, exponents, widths, neuron)
