@@ -25,7 +25,7 @@ def plot_report(points: list[dict], allocation: Allocation, path, title: str) ->
     work_ax, memory_ax = fig.add_subplot(grid[1, :]), fig.add_subplot(grid[2, :])
     _per_core_panels(allocation, work_ax, memory_ax)
     fig.suptitle(f"{title}: estimates, not measurements")
-    return _save(fig, Path(path), plt)
+    return save_png(fig, Path(path), plt)
 
 
 def _sweep_panels(points: list[dict], axes) -> None:
@@ -80,12 +80,14 @@ def _per_core_panels(allocation: Allocation, work_ax, memory_ax) -> None:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0))
 
 
-def _save(fig, path: Path, plt) -> Path:
+def save_png(fig, path: Path, plt, dpi: int = 120) -> Path:
+    """Write `fig` to `path` whole or not at all (a kill mid-write leaves any earlier file as it was), then
+    close it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)
+        fig.savefig(tmp, dpi=dpi)
         os.chmod(tmp, 0o644)  # mkstemp's 0600 is for the unfinished file, not for the figure
         os.replace(tmp, path)
     except BaseException:

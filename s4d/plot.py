@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from compiler.plot import save_png
 from s4d_jax.checkpoint import METRICS  # neither module loads JAX
 from s4d_jax.metrics import EVENTS_DIR
 
@@ -91,7 +92,4 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
         ax.grid(alpha=0.3)
     fig.suptitle(f"learning curves: {run_dir.resolve().name}")
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_png(fig, out, plt, dpi=110)
