@@ -139,9 +139,3 @@ def load_model(path: str | os.PathLike):
 
         return load_float(path)
     return load_workdir(path)
-
-
-def export_best(workdir: str | os.PathLike, path: str | os.PathLike) -> Path:
-    """The best checkpoint of a training workdir as a params directory (no optimizer state)."""
-    config, params, meta = load_workdir(Path(workdir))
-    return save_params(path, config, params, meta)

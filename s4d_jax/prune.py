@@ -109,7 +109,7 @@ def _unflat(flat: dict) -> dict:
     return traverse_util.unflatten_dict(flat)
 
 
-def new_masks(params, masks: dict, density, kinds, scope: str) -> dict:
+def new_masks(params, masks: dict, density, scope: str) -> dict:
     """Keep the round(density · units) largest-magnitude units among those still kept, per tensor or globally.
 
     Units already pruned rank below every kept one, so the kept set only shrinks as the density falls."""
@@ -165,7 +165,7 @@ def magnitude_pruning(cfg: PruneConfig):
             raise ValueError("magnitude_pruning needs the parameters (pass params to tx.update)")
         after = optax.apply_updates(params, updates)
         masks = jax.lax.cond(cfg.updates_mask(state.count),
-                             lambda: new_masks(after, state.masks, cfg.density(state.count), cfg.kinds, cfg.scope),
+                             lambda: new_masks(after, state.masks, cfg.density(state.count), cfg.scope),
                              lambda: state.masks)
         return apply_masks(updates, params, masks), PruneState(state.count + 1, masks)
 
@@ -208,7 +208,7 @@ def prune_once(params, density: float, kinds=KINDS, scope: str = "layer"):
     given kinds set to 0 (the ranking of one mask update of the schedule; no fine-tuning)."""
     import jax
 
-    masks = new_masks(params, current_masks(params, kinds), density, kinds, scope)
+    masks = new_masks(params, current_masks(params, kinds), density, scope)
     updates = jax.tree_util.tree_map(lambda v: 0.0 * v, params)
     pruned = apply_masks(updates, params, masks)
     return jax.tree_util.tree_map(lambda p, u: np.asarray(p + u), dict(params), pruned)

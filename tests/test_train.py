@@ -165,7 +165,7 @@ def test_a_resumed_run_records_the_command_that_started_it(tmp_path):
 
 def test_params_directory_round_trip_and_errors(run, tmp_path):
     config, params, meta = checkpoint.load_model(run[0])
-    path = checkpoint.export_best(run[0], tmp_path / "model")
+    path = checkpoint.save_params(tmp_path / "model", *checkpoint.load_workdir(run[0]))
     config2, params2, meta2 = checkpoint.load_model(path)
     assert config2 == config and meta2 == meta
     flat, flat2 = checkpoint.flatten_params(params), checkpoint.flatten_params(params2)

@@ -17,8 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def oneshot(args) -> None:
     """Prune the source model once by magnitude and quantize it with the source's own activation exponents
