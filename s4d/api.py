@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from s4d.compiling import CompileReport, compile_model
+from s4d.resolve import find_export
 
 PRECISIONS = ("float", "fixed")
 PIXEL_MAX = 255
@@ -172,8 +173,8 @@ def check_pixels(x, d_input: int, ndim: int) -> np.ndarray:
 
 
 def _exported_dir(root: Path, source: str) -> Path:
-    for candidate in (root, root / "export"):
-        if (candidate / "manifest.json").is_file():
-            return candidate
+    found = find_export(root)
+    if found is not None:
+        return found
     raise ValueError(f"{source}: precision='fixed' needs quantized integers, an exported model directory or a "
                      f"zoo name; this is a float model (run `s4d quantize` or `s4d export` on it first)")

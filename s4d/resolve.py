@@ -22,41 +22,48 @@ def model_path(name_or_path: str, part: str = "params") -> Path:
     return Path(zoo.resolve(name_or_path, part=part))
 
 
+def find_export(path: Path) -> Path | None:
+    """The exported model in `path` (a model directory holding manifest.json, or a zoo model's export/)."""
+    return next((c for c in (path, path / "export") if (c / MANIFEST).is_file()), None)
+
+
+def _export_in_child(arguments: list[str], out: Path) -> str | None:
+    """Run `s4d export ARGUMENTS --out OUT` in a child process, so that this process never loads JAX (the
+    compiler runs without it); None when OUT was written, else the child's last line of error."""
+    done = subprocess.run([sys.executable, "-m", "s4d.cli", "export", *arguments, "--out", str(out)],
+                          capture_output=True, text=True)
+    if done.returncode == 0 and (out / MANIFEST).is_file():
+        return None
+    return (done.stderr.strip().splitlines() or ["no exported model was written"])[-1]
+
+
 def exported_dir(model: str, scratch: Path) -> Path:
     """An exported model directory for MODEL: a path or zoo name holding manifest.json (directly or in export/),
-    or a checkpoint, exported into `scratch` by `s4d export` in a child process so that this process never
-    loads JAX (the compiler runs without it)."""
-    path = Path(model).expanduser()
-    if not path.exists():
-        path = Path(zoo.resolve(model))
-    for candidate in (path, path / "export"):
-        if (candidate / MANIFEST).is_file():
-            return candidate
+    or a checkpoint, exported into `scratch` by `s4d export` in a child process."""
+    path = Path(zoo.resolve(model))
+    found = find_export(path)
+    if found is not None:
+        return found
     if not path.is_dir():
         raise NotADirectoryError(f"{path} is not a model directory")
-    out = scratch / "export"
-    done = subprocess.run([sys.executable, "-m", "s4d.cli", "export", str(path), "--out", str(out)],
-                          capture_output=True, text=True)
-    if done.returncode != 0 or not (out / MANIFEST).is_file():
-        why = (done.stderr.strip().splitlines() or ["no exported model was written"])[-1]
+    why = _export_in_child([str(path)], scratch / "export")
+    if why is not None:
         raise ValueError(f"{path} is neither an exported model nor a checkpoint `s4d export` can export: {why}")
-    return out
+    return scratch / "export"
 
 
 def exported_for_neuron(directory: Path, neuron: str | None, scratch: Path, data_dir: Path | None = None) -> Path:
     """`directory` (an exported model) if its S4D neuron variant is `neuron` or `neuron` is None, else a PTQ of
     its float params for that variant, exported into `scratch` by `s4d export --neuron` in a child process
-    (calibration reads the task's training split; this process never loads JAX)."""
+    (calibration reads the task's training split)."""
     if neuron is None:
         return directory
     spec = json.loads((directory / MANIFEST).read_text()).get("fixed_point", {})
     if spec.get("neuron", "split") == neuron:
         return directory
     out = scratch / f"export-{neuron}"
-    command = [sys.executable, "-m", "s4d.cli", "export", str(directory), "--neuron", neuron, "--out", str(out)]
-    done = subprocess.run(command + (["--data-dir", str(data_dir)] if data_dir else []), capture_output=True,
-                          text=True)
-    if done.returncode != 0 or not (out / MANIFEST).is_file():
-        why = (done.stderr.strip().splitlines() or ["no exported model was written"])[-1]
+    data = ["--data-dir", str(data_dir)] if data_dir else []
+    why = _export_in_child([str(directory), "--neuron", neuron, *data], out)
+    if why is not None:
         raise ValueError(f"cannot quantize {directory} for the {neuron} S4D neuron: {why}")
     return out
