@@ -27,14 +27,20 @@ def foreign_entries(out: Path, own: tuple[str, ...]) -> list[str]:
     return sorted(p.name for p in out.iterdir() if p.name not in own and not p.name.startswith(staging))
 
 
+def check_writable(option: str, path: Path) -> None:
+    """Refuse, before any work, an output path whose directory (itself if it is one, else the nearest existing
+    parent it would be created in) is not writable."""
+    where = path if path.is_dir() else next((p for p in path.absolute().parents if p.exists()), Path("/"))
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise PermissionError(f"{option} {path}: {where} is not writable")
+
+
 def check_out_dir(out, own: tuple[str, ...], force: bool = False) -> None:
     """Refuse, before any work is done, an --out this tool must not write into."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} exists and is not a directory")
-    parent = out if out.exists() else next((p for p in out.absolute().parents if p.exists()), Path("/"))
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"--out {out}: {parent} is not writable")
+    check_writable("--out", out)
     if out.is_dir() and not force:
         foreign = foreign_entries(out, own)
         if foreign:

@@ -56,6 +56,7 @@ def check_options(*, mode: str = "pipelined", objective: str = "latency", max_ch
     `flag` names an option in the messages: the parameter's own name, or its command-line flag."""
     from compiler.allocate import OBJECTIVES
     from compiler.fixed_point import NEURONS
+    from compiler.outputs import check_writable
     from compiler.schedule import MODES
 
     for name, value, low in (("simulate", simulate, 0), ("activity", activity, 0), ("max_chips", max_chips, 1),
@@ -66,8 +67,10 @@ def check_options(*, mode: str = "pipelined", objective: str = "latency", max_ch
                                  ("neuron", neuron, NEURONS)):
         if value is not None and value not in allowed:
             raise ValueError(f"{flag(name)} must be one of {' | '.join(allowed)}, got {value!r}")
-    if plot is not None and Path(plot).suffix.lower() != ".png":
-        raise ValueError(f"{flag('plot')} writes a PNG; give a file name ending in .png, got {plot}")
+    if plot is not None:
+        if Path(plot).suffix.lower() != ".png":
+            raise ValueError(f"{flag('plot')} writes a PNG; give a file name ending in .png, got {plot}")
+        check_writable(flag("plot"), Path(plot))
 
 
 def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str = "latency",

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from compiler.outputs import check_writable
 from s4d.cli.train import DATA_DIR_HELP as DATA_HELP
 from s4d.cli.train import SOURCE_DIR_HELP as SOURCE_HELP
 NEURON_HELP = "S4D neuron in fixed point: split (C in synapses) or folded (C in the neuron, docs/fixed_point.md §4)"
@@ -53,9 +53,7 @@ def _check_new(option: str, target: Optional[Path]) -> None:
         return
     if target.exists():
         raise FileExistsError(f"{option} {target} already exists; choose a new path or remove it first")
-    parent = next((p for p in target.absolute().parents if p.exists()), Path("/"))
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"{option} {target}: {parent} is not writable")
+    check_writable(option, target)
 
 
 def _split(task: str, name: str, meta: dict, data_dir, source_dir):

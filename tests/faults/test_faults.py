@@ -268,6 +268,7 @@ def test_zoo_download_of_a_damaged_archive(damage, world, tmp_path, capfd, monke
 
 READ_ONLY = [
     ("compile", ("compile", "{world.hw}", "--out", "{ro}/out"), r"not writable"),
+    ("compile --plot", ("compile", "{world.hw}", "--plot", "{ro}/report.png"), r"--plot .* not writable"),
     ("export", ("export", "{world.export}", "--out", "{ro}/out"), r"not writable"),
     ("quantize", ("quantize", "{world.params}", "--out", "{ro}/out"), r"not writable"),
     ("train", ("train", "--workdir", "{ro}/w"), r"Read-only file system|not writable"),
