@@ -61,11 +61,11 @@ def build_samples(entry, out: Path, *, n: int = DEFAULT_SAMPLES, source_dir: str
     """Write the first `n` examples of the task's original test split to `out` as a zoo samples.npz
     (zoo/samples.py describes the layout)."""
     from s4d_jax.data import get_task, permutation, resolve_source_dir
-    from s4d_jax.data.builders import read_cifar10, read_mnist
+    from s4d_jax.data.builders import READERS
 
     task = get_task(entry.task)
-    manual = resolve_source_dir(source_dir) / task.source
-    images, labels = (read_mnist if task.source == "mnist" else read_cifar10)(manual, "test")
+    # the original files themselves, not a prepared tfds copy: what the card says the samples are
+    images, labels = READERS[task.source](resolve_source_dir(source_dir) / task.source, "test")
     if not 1 <= n <= len(labels):
         raise ValueError(f"--n-samples must be between 1 and {len(labels)}, got {n}")
     sequences = np.asarray(images[:n], np.uint8).reshape(n, task.length, task.channels)
