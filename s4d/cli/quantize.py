@@ -10,21 +10,9 @@ from typing import Optional
 import typer
 
 from compiler.outputs import check_writable
-from s4d.cli.train import DATA_DIR_HELP as DATA_HELP
-from s4d.cli.train import SOURCE_DIR_HELP as SOURCE_HELP
+from s4d.cli.train import DATA_DIR_HELP as DATA_HELP, SOURCE_DIR_HELP as SOURCE_HELP, load_model_and_task
+
 NEURON_HELP = "S4D neuron in fixed point: split (C in synapses) or folded (C in the neuron, docs/fixed_point.md §4)"
-
-
-def _load(model: str, task: Optional[str], part: str = "params"):
-    from s4d.resolve import model_path
-    from s4d_jax.checkpoint import load_model
-
-    path = model_path(model, part)
-    config, params, meta = load_model(path)
-    task = task or meta.get("task")
-    if task is None:
-        raise ValueError(f"{path} does not record its task; pass --task")
-    return path, config, params, meta, task
 
 
 BEFORE_QAFT = "before_qaft.json"  # in a QAFT workdir: the float and PTQ test figures of its run
@@ -97,11 +85,9 @@ def quantize(
         raise ValueError(f"--method must be ptq or qaft, got {method!r}")
     _check_neuron(neuron)
     check_interval(checkpoint_every_min)
-    if limit is not None and limit < 1:
-        raise ValueError(f"--limit must be positive, got {limit}")
     for option, target in (("--out", out), ("--save-params", save_params)):
         _check_new(option, target)
-    path, config, params, meta, task = _load(model, task)
+    path, config, params, meta, task = load_model_and_task(model, task, limit=limit)
     settings = q_lib.QaftConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     if method == "qaft" and train_limit < batch_size:
         raise ValueError(f"--train-limit {train_limit} is smaller than one QAFT batch of {batch_size}")
@@ -189,7 +175,7 @@ def export_model(
     _check_new("--out", out)
     if neuron is not None:
         _check_neuron(neuron)
-    path, config, params, meta, task = _load(model, task, part="export")  # a zoo model's shipped integers
+    path, config, params, meta, task = load_model_and_task(model, task, "export")  # a zoo model's shipped integers
     q = q_lib.resolve_quantized(path, config, params, meta, task, calib=calib, data_dir=data_dir,
                                 source_dir=source_dir, neuron=neuron)
     shipped = export.is_exported(path) and export.load_quantized(path).neuron == q.neuron

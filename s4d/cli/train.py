@@ -13,6 +13,22 @@ DATA_DIR_HELP = "prepared tfds data (default $S4D_DATA_DIR, $TFDS_DATA_DIR, ~/te
 SOURCE_DIR_HELP = "original files: mnist/, cifar10/ (default $S4D_SOURCE_DIR, ../shared/data)"
 
 
+def load_model_and_task(model: str, task: Optional[str], part: str = "params", limit: Optional[int] = None):
+    """(path, config, params, meta, task) of a MODEL argument (a zoo name's `part`); the task defaults to the
+    model's own. A --limit, if given, must be positive."""
+    from s4d.resolve import model_path
+    from s4d_jax.checkpoint import load_model
+
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be positive, got {limit}")
+    path = model_path(model, part)
+    config, params, meta = load_model(path)
+    task = task or meta.get("task")
+    if task is None:
+        raise ValueError(f"{path} does not record its task; pass --task")
+    return path, config, params, meta, task
+
+
 def train(
     workdir: Path = typer.Option(..., help="run directory: checkpoints, metrics.jsonl, train_config.json"),
     task: str = typer.Option("smnist", help="smnist, psmnist or scifar"),
@@ -97,17 +113,10 @@ def evaluate(
 ) -> None:
     """Accuracy of a model on a split, in one inference mode."""
     from s4d_jax import data
-    from s4d.resolve import model_path
-    from s4d_jax.checkpoint import load_model
     from s4d_jax.evaluate import evaluate as run
 
-    path = model_path(model, part="export" if mode == "fixed" else "params")
-    config, params, meta = load_model(path)
-    task = task or meta.get("task")
-    if task is None:
-        raise ValueError(f"{path} does not record its task; pass --task")
-    if limit is not None and limit < 1:
-        raise ValueError(f"--limit must be positive, got {limit}")
+    path, config, params, meta, task = load_model_and_task(model, task, "export" if mode == "fixed" else "params",
+                                                           limit)
     spec = data.get_task(task)
     if spec.channels != config.d_input:
         raise ValueError(f"task {task} has {spec.channels} input channels but the model expects {config.d_input}")
