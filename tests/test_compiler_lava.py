@@ -129,6 +129,12 @@ def test_s4d_demo_prints_the_figures_of_s4d_compile(tmp_path, tiny):
     assert any(line.startswith("activity measured") for line in report)
     missing = [line for line in report if line not in demo.stdout.splitlines()]
     assert not missing, missing
+    as_json = run("demo", "--model", str(model), "--sequences", "2", "--mode", "fall-through", "--json")
+    compiled = run("compile", str(model), "--mode", "fall-through", "--json")
+    result, expected = json.loads(as_json.stdout), json.loads(compiled.stdout)  # stdout holds one object each
+    assert result["bit_exact"] is True and result["simulated_sequences"] == 2 and result["labels"] == [0, 2]
+    same = ("neurocores", "synaptic_memory_bytes", "estimated_latency_us_per_token_range", "activity")
+    assert {k: result[k] for k in same} == {k: expected[k] for k in same}
 
 
 def test_api_simulates_after_a_progress_bar_has_fixed_the_start_method(tmp_path, tiny):

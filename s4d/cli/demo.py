@@ -6,6 +6,7 @@ of the fixed-point spec. Works offline: the model and its sequences ship in the 
 """
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +20,7 @@ def demo(
                                                               "(exported on the fly)"),
     sequences: int = typer.Option(3, help="test sequences to simulate in Lava (about 10 s each, pipelined)"),
     mode: str = typer.Option("pipelined", help="pipelined | fall-through"),
+    as_json: bool = typer.Option(False, "--json", help="print exactly one JSON object on stdout"),
 ) -> None:
     """Compile a zoo model for Loihi 2, simulate it in Lava and check it against the JAX fixed mode."""
     from s4d.cli import cli_flag
@@ -28,10 +30,10 @@ def demo(
         raise ValueError(f"--sequences must be ≥ 1, got {sequences}")
     check_options(mode=mode, flag=cli_flag)  # before the model is fetched or exported
     with tempfile.TemporaryDirectory() as scratch:
-        _run(model, sequences, mode, Path(scratch))
+        _run(model, sequences, mode, Path(scratch), as_json)
 
 
-def _run(model: str, sequences: int, mode: str, scratch: Path) -> None:
+def _run(model: str, sequences: int, mode: str, scratch: Path, as_json: bool) -> None:
     from compiler import fixed_point
     from compiler.emit import simulate
     from compiler.exported import load_exported
@@ -67,10 +69,13 @@ def _run(model: str, sequences: int, mode: str, scratch: Path) -> None:
     result["bit_exact"] = result["bit_exact_vs_jax_fixed"] and result["bit_exact_vs_numpy_reference"]
     if labels is not None:
         result["lava_accuracy"] = float(np.mean(lava.logits[:, -1].argmax(-1) == labels))
-    print(CompileReport(result, compiled).text())
-    print(f"every token's readout, Lava vs JAX fixed mode: bit-exact {result['bit_exact_vs_jax_fixed']}; "
-          f"vs NumPy reference: {result['bit_exact_vs_numpy_reference']}")
-    print(f"labels {result['labels']}, Lava predictions {result['lava_predictions']}")
+    if as_json:
+        print(json.dumps(result))
+    else:
+        print(CompileReport(result, compiled).text())
+        print(f"every token's readout, Lava vs JAX fixed mode: bit-exact {result['bit_exact_vs_jax_fixed']}; "
+              f"vs NumPy reference: {result['bit_exact_vs_numpy_reference']}")
+        print(f"labels {result['labels']}, Lava predictions {result['lava_predictions']}")
     if not result["bit_exact"]:
         raise SystemExit("Lava and the fixed-point references disagree")
 
