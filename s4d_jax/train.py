@@ -254,13 +254,12 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     from tqdm import tqdm
 
     from s4d_jax import distributed
-    from s4d_jax.evaluate import check_batch_size, evaluate
+    from s4d_jax.evaluate import evaluate
     from s4d_jax.metrics import RunWriter
 
     workdir = Path(workdir)
     checkpoint.check_interval(checkpoint_every_min)
     distributed.check_global_batch(cfg.batch_size)
-    check_batch_size(cfg.eval_batch_size)
     model_config = cfg.model_config()
     start_params = initial_params(cfg, model_config) if cfg.init_from else None  # refused before any file is made
     if distributed.is_primary():  # one job, one workdir: the other processes wait for it

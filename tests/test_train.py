@@ -204,6 +204,36 @@ def test_modes_agree_on_accuracy(run):
     np.testing.assert_allclose([r["loss"] for r in results], results[0]["loss"], rtol=1e-4)
 
 
+EVAL_DRIVER = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from test_data import mock_tfds
+from s4d_jax import checkpoint, data
+from s4d_jax.evaluate import evaluate
+config, params, _ = checkpoint.load_model(sys.argv[1])
+with mock_tfds():
+    split = data.load("smnist", "test")
+print(json.dumps(evaluate(config, params, split, batch_size=10, limit=25)))
+"""
+
+
+def test_evaluation_over_devices_that_do_not_divide_the_batch_counts_every_example_once(run, tmp_path):
+    from s4d_jax import data
+
+    driver = tmp_path / "eval_driver.py"
+    driver.write_text(EVAL_DRIVER.format(tests=str(Path(__file__).parent)))
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=3"}
+    done = subprocess.run([sys.executable, str(driver), str(run[0])], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    three = json.loads(done.stdout.splitlines()[-1])  # batches of 10 padded to 12 rows, 4 per device
+    config, params, _ = checkpoint.load_model(run[0])
+    with mock_tfds():
+        one = evaluate(config, params, data.load("smnist", "test"), batch_size=10, limit=25)
+    assert three["n"] == one["n"] == 25 and three["accuracy"] == one["accuracy"]
+    assert three["loss"] == pytest.approx(one["loss"], rel=1e-5)
+
+
 def test_ssm_group_gets_no_weight_decay():
     cfg = TrainConfig(lr=0.1, ssm_lr=0.1, weight_decay=0.5, warmup_epochs=0, model_overrides=TINY)
     from s4d_jax.model import init_params
