@@ -6,7 +6,7 @@
 #   1. the best checkpoint (or SOURCE, a params directory) as a params directory, with its float test accuracy
 #      (10,000 images, conv mode)
 #   2. PTQ then QAFT to the Loihi fixed point, as for the sMNIST model (100 steps of 16): both evaluated on the
-#      whole test set in the JAX fixed mode (about 45 min each here) and on the first 1,000 validation images;
+#      whole test set in the JAX fixed mode (about 20 min each here) and on the first 1,000 validation images;
 #      QAFT checkpoints every 5 minutes and its workdir keeps the float and PTQ test figures, so a rerun goes on
 #      where the last one stopped
 #   3. the Loihi 2 mapping and a Lava simulation of 2 shipped test images of the QAFT export, bit for bit
