@@ -15,8 +15,8 @@ JSON_HELP = "print exactly one JSON object on stdout"
 
 
 def compile_command(
-    model: str = typer.Argument(..., help="exported model, zoo name, params directory or "
-                                                                 "training workdir (exported on the fly)"),
+    model: str = typer.Argument(..., help="exported model, zoo name, params directory or training workdir "
+                                          "(exported on the fly)"),
     mode: str = typer.Option("pipelined", "--mode", help="pipelined | fall-through"),
     objective: str = typer.Option("latency", "--objective",
                                   help="latency (per-core work budget calibrated to the paper) | cores (fewest)"),
@@ -31,8 +31,7 @@ def compile_command(
     simulate: int = typer.Option(0, "--simulate", help="run N test sequences in Lava and check them bit for bit"),
     inputs: Optional[Path] = typer.Option(None, "--inputs", help=".npz with 'sequences' [N, L, C] (and 'labels')"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="prepared tfds data (the test split for "
-                                                       "activity and --simulate, the training split to calibrate "
-                                                       "--neuron)"),
+                                            "activity and --simulate, the training split to calibrate --neuron)"),
     max_chips: int = typer.Option(MAX_CHIPS, "--max-chips", help="refuse mappings needing more Loihi 2 chips"),
     out: Optional[Path] = typer.Option(None, "--out", help="write ir.json, allocation.json, report.json here"),
     force: bool = typer.Option(False, "--force", help="--out may hold other files; replace only ours there"),

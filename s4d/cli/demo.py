@@ -16,8 +16,8 @@ import typer
 
 
 def demo(
-    model: str = typer.Option("smnist-s4d-67k", help="zoo name, exported model, params directory or training workdir "
-                                                              "(exported on the fly)"),
+    model: str = typer.Option("smnist-s4d-67k", help="zoo name, exported model, params directory or training "
+                                                     "workdir (exported on the fly)"),
     sequences: int = typer.Option(3, help="test sequences to simulate in Lava (about 10 s each, pipelined)"),
     mode: str = typer.Option("pipelined", help="pipelined | fall-through"),
     as_json: bool = typer.Option(False, "--json", help="print exactly one JSON object on stdout"),
