@@ -121,7 +121,7 @@ def estimate(t: Traffic, sched: Schedule, n_cores: int) -> Estimate:
         dynamic = (t.total("neuron_ops") * rs.E_NEURON_OP_PJ[b] + t.total("synaptic_ops") * rs.E_SYNOP_PJ[b]
                    + t.local_messages * rs.E_LOCAL_MESSAGE_PJ[b] + t.hop_messages * rs.E_HOP_PJ[b]
                    + t.chip_messages * rs.E_CHIP_MESSAGE_PJ[b])
-        static = rs.STATIC_MW_PER_CORE[b] * 1e-3 * n_cores * token_ns[b]  # mW · ns = pJ
+        static = rs.STATIC_MW_PER_CORE[b] * n_cores * token_ns[b]  # mW · ns = 1e-3 W · 1e-9 s = 1e-12 J = pJ
         energy.append((dynamic + static) / 1e6)
     return Estimate((steps[0], steps[1]), (latencies[0], latencies[1]),
                     (1e9 / token_ns[1], 1e9 / token_ns[0]), (energy[0], energy[1]))

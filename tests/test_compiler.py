@@ -333,3 +333,17 @@ def test_out_keeps_the_users_files_and_gets_the_usual_permissions(tmp_path):
         assert (mine / "report.json").stat().st_mode & 0o777 == 0o644
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize("mode", ["pipelined", "fall-through"])
+def test_an_idle_mapping_costs_the_leakage_of_its_cores_over_a_token(mode):
+    from compiler.schedule import Schedule
+    from compiler.traffic import Traffic, estimate
+
+    cores, depth = 10, 4
+    idle = Traffic(np.zeros((5, cores, depth + 1)), 0.0, 0.0, 0.0, 0.0)
+    est = estimate(idle, Schedule(mode, depth, {}), cores)
+    token_s = (est.step_ns[1] * 1e-9) * (depth if mode == "fall-through" else 1)  # one token's time, high end
+    watts = rs.STATIC_MW_PER_CORE[1] * 1e-3 * cores
+    assert est.step_ns[1] == rs.BARRIER_NS[1]  # no work: each step is the barrier alone
+    assert est.energy_uj_per_token[1] == pytest.approx(watts * token_s * 1e6)  # J → µJ
