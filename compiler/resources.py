@@ -111,11 +111,14 @@ PROVENANCE = {
     "T_MESSAGE_NS": ("ASSUMED", f"low 1 ns per message; high the 6.5 ns tile-hop latency of {_DAVIES}"),
     "T_CHIP_MESSAGE_NS": ("ASSUMED", "chip-to-chip links are about 10x slower than the on-chip mesh"),
     "BARRIER_NS": ("ASSUMED", "end-of-step barrier: Loihi 1 barriers took about 1 µs; Loihi 2 is faster"),
-    "E_NEURON_OP_PJ": ("SOURCED", f"low: {_HALA} (15 TOPS/W); high: 81 pJ per active neuron update, {_DAVIES}, "
-                                  "over LIF_OPS_PER_UPDATE"),
-    "E_SYNOP_PJ": ("SOURCED", f"low: 15 TOPS/W ({_HALA}); high: 23.6 pJ per synaptic spike op (min), {_DAVIES}"),
-    "E_LOCAL_MESSAGE_PJ": ("SOURCED", f"low: 15 TOPS/W; high: 1.7 pJ within-tile spike, {_DAVIES}"),
-    "E_HOP_PJ": ("SOURCED", f"low: 15 TOPS/W; high: 4.0 pJ per north-south tile hop (3.0 east-west), {_DAVIES}"),
+    "E_NEURON_OP_PJ": ("ASSUMED", "low (sourced): one operation at Hala Point's 15 TOPS/W; high: 81 pJ per "
+                                  f"active neuron update (sourced, {_DAVIES}) over LIF_OPS_PER_UPDATE (assumed)"),
+    "E_SYNOP_PJ": ("ASSUMED", "low: a synaptic op as one 8-bit operation at Hala Point's 15 TOPS/W (sourced); "
+                              f"high: 23.6 pJ per synaptic spike op (min), sourced, {_DAVIES}"),
+    "E_LOCAL_MESSAGE_PJ": ("ASSUMED", "low: a message as one operation at 15 TOPS/W; high: 1.7 pJ within-tile "
+                                      f"spike, sourced, {_DAVIES}"),
+    "E_HOP_PJ": ("ASSUMED", "low: a hop as one operation at 15 TOPS/W; high: 4.0 pJ per north-south tile hop, "
+                            f"the larger of Loihi 1's two (3.0 east-west), sourced, {_DAVIES}"),
     "E_CHIP_MESSAGE_PJ": ("ASSUMED", "off-chip links cost orders of magnitude more than a mesh hop"),
     "STATIC_MW_PER_CORE": ("ASSUMED", "leakage of an occupied core; not published for Loihi 2"),
     "MESH_WIDTH": ("ASSUMED", "cores laid out row by row in a square-ish mesh, for hop distances"),
