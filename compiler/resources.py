@@ -39,7 +39,6 @@ INPUT_AXON_BYTES = 4  # routing entry per distinct presynaptic neuron feeding a 
 OUTPUT_AXON_BYTES = 4  # routing entry per (neuron, output port)
 VARIABLE_BYTES = 4  # one 32-bit word per neuron variable
 SYNMEM_WORD_BYTES = 8  # bytes delivered by one synaptic-memory read
-MESSAGE_HEADER_BITS = 32  # address bits travelling with each graded spike
 
 # --- Per-core time budget of the paper's spread (CALIBRATED, compiler/calibration.py) ----------------------
 # A core updates its microcode neurons one after another, so its step time grows with their operations. The
@@ -94,7 +93,6 @@ PROVENANCE = {
     "OUTPUT_AXON_BYTES": ("ASSUMED", "one 32-bit routing word per neuron output port"),
     "VARIABLE_BYTES": ("ASSUMED", "24-bit states and 12-bit decays each occupy a 32-bit word"),
     "SYNMEM_WORD_BYTES": ("ASSUMED", "width of one synaptic-memory read"),
-    "MESSAGE_HEADER_BITS": ("ASSUMED", "address bits of a graded spike"),
     "CORE_BUDGET_NEURON_OPS": ("CALIBRATED", "neuron ops per core per step such that s4d-67k maps to the "
                                              "paper's 31 neurocores (compiler/calibration.py; 265k predicted)"),
     "HALA_POINT_CORES": ("SOURCED", _HALA),
@@ -161,10 +159,6 @@ def neuron_kind(node) -> NeuronKind:
 
 def neuron_state_bytes(node) -> int:
     return neuron_kind(node).variables * VARIABLE_BYTES
-
-
-def message_bits(width: int) -> int:
-    return width + MESSAGE_HEADER_BITS
 
 
 # --- What a core holds (static) and does per step (dynamic) -------------------------------------------------
