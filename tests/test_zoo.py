@@ -58,6 +58,9 @@ def test_card_shows_measured_numbers_and_says_what_is_not_measured():
     assert rows["Lava fixed-point simulation (Loihi2SimCfg fixed_pt)"] == "100.00 % on 8 test sequences"
     assert rows["float (conv mode, float32)"] == NOT_MEASURED
     assert rows["neurocores"] == "31 on 1 chip" and rows["latency per token, estimated"].endswith(" µs")
+    assert "The Lava figure covers only 8 test sequences" in card_text(entry)
+    no_lava = dataclasses.replace(entry.accuracies, lava=None, lava_sequences=None)
+    assert "The Lava figure" not in card_text(dataclasses.replace(entry, accuracies=no_lava))
     uncompiled = card_text(dataclasses.replace(entry, loihi2=None))
     assert "Not compiled yet: once the model ships, `s4d zoo record smnist-s4d-67k --compile`" in uncompiled
     assert "| neurocores |" not in uncompiled
