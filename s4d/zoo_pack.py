@@ -40,11 +40,10 @@ def parse_accuracies(items: list[str]) -> dict[str, float]:
 def update_entry(entry: ZooEntry, *, accuracies: dict[str, float] | None = None, lava_sequences: int | None = None,
                  training_time: str | None = None, training_command: str | None = None) -> ZooEntry:
     """`entry` with the given measured figures recorded (None leaves a field as it was)."""
-    acc = dataclasses.replace(entry.accuracies, **(accuracies or {}))
+    given = dict(accuracies or {})
     if lava_sequences is not None:
-        acc = dataclasses.replace(acc, lava_sequences=lava_sequences)
-    if acc.lava is not None and acc.lava_sequences is None:
-        raise ValueError("a Lava accuracy needs the number of sequences it was measured on (--lava-sequences)")
+        given["lava_sequences"] = lava_sequences  # with the Lava figure, which is refused without it
+    acc = dataclasses.replace(entry.accuracies, **given)
     return dataclasses.replace(entry, accuracies=acc,
                                training_time=training_time or entry.training_time,
                                training_command=training_command or entry.training_command)

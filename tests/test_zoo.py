@@ -511,3 +511,9 @@ def test_cli_download_prints_one_json_object_repairs_the_cache_and_force_fetches
     forced = _s4d("download", "tiny-s4d", "--force", env=env)
     assert forced.returncode == 0 and archive.stat().st_ino != inode  # fetched again (a new file renamed in)
     assert forced.stderr == ""  # no progress bar where no terminal redraws it
+
+
+def test_a_lava_accuracy_without_its_sequence_count_is_refused():
+    with pytest.raises(ValueError, match="needs the number of sequences"):
+        Accuracies(lava=100.0)
+    assert Accuracies(lava=100.0, lava_sequences=3).lava_sequences == 3

@@ -46,6 +46,9 @@ class Accuracies:
                 raise ValueError(f"accuracy {kind} must be a percentage in [0, 100] or null, got {value!r}")
         if self.lava_sequences is not None and (not isinstance(self.lava_sequences, int) or self.lava_sequences < 1):
             raise ValueError(f"lava_sequences must be a positive integer or null, got {self.lava_sequences!r}")
+        if self.lava is not None and self.lava_sequences is None:
+            raise ValueError("a Lava accuracy needs the number of sequences it was measured on (lava_sequences, "
+                             "--lava-sequences)")
 
 
 @dataclass(frozen=True)
