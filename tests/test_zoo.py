@@ -517,3 +517,22 @@ def test_a_lava_accuracy_without_its_sequence_count_is_refused():
     with pytest.raises(ValueError, match="needs the number of sequences"):
         Accuracies(lava=100.0)
     assert Accuracies(lava=100.0, lava_sequences=3).lava_sequences == 3
+
+
+def test_an_extraction_stages_where_a_killed_one_is_swept(cache, monkeypatch):
+    import zoo.archive as za
+
+    staged_in = []
+    check = za.check_contents
+
+    def watched(folder, what):
+        staged_in.append(Path(folder).parent)
+        return check(folder, what)
+
+    monkeypatch.setattr(za, "check_contents", watched)
+    stale = cache / ".partial" / ".smnist-s4d-67k-0123456789ab.killed"
+    stale.mkdir(parents=True)
+    os.utime(stale, (0, 0))  # left by an extraction killed long ago
+    model = resolve("smnist-s4d-67k", registry=REGISTRY, progress=False)
+    assert staged_in == [cache / ".partial"] and not stale.exists()
+    assert [p.name for p in (cache / "models").iterdir()] == [model.name]  # nothing else beside the model

@@ -139,11 +139,15 @@ def check_contents(folder: Path, where: str) -> list[str]:
     return sorted(listed)
 
 
-def extract_archive(archive: Path, dest: Path) -> Path:
+def extract_archive(archive: Path, dest: Path, staging: Path | None = None) -> Path:
     """Extract `archive` into `dest` so that `dest` appears only complete and checked: members go to a
-    temporary folder beside it, are checked against contents.json, and the folder is then renamed."""
+    temporary folder in `staging` (default: beside `dest`; on the same file system, where a process killed
+    midway leaves it for the owner of `staging` to sweep), are checked against contents.json, and the folder
+    is then renamed."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    staging = dest.parent if staging is None else staging
+    staging.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=staging))
     try:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():

@@ -3,7 +3,7 @@
 Cache layout:
     archives/<name>-<sha12>.zip   downloaded archives, present only once their sha256 matched
     models/<name>-<sha12>/        extracted models, present only once every file matched contents.json
-    .partial/                     downloads in flight (one private folder each)
+    .partial/                     downloads and extractions in flight (one private folder each)
 
 pooch downloads into a temporary file, checks the sha256 and only then moves it into place, removing the
 temporary file on any error. On top of that, each download runs inside its own folder under .partial/, so
@@ -150,7 +150,9 @@ def fetch(name: str, *, force: bool = False, progress: bool = True, registry: Re
             pass  # a damaged or edited extraction is replaced by a fresh one
     if model.exists():
         shutil.rmtree(model)
-    return extract_archive(archive, model)
+    partial = cache_dir() / PARTIAL  # where a killed extraction's folder is swept like a killed download's
+    _sweep_partial(partial)
+    return extract_archive(archive, model, staging=partial)
 
 
 def resolve(name_or_path: str | os.PathLike, *, part: str | None = None, force: bool = False,
