@@ -9,19 +9,17 @@ import pytest
 
 pytest.importorskip("lava")
 
+from test_data import needs_mnist  # noqa: E402
+
 
 @pytest.mark.slow
 @pytest.mark.lava
+@needs_mnist  # calibration reads the task's training split
 def test_compile_a_checkpoint_exports_it_on_the_fly(tmp_path):
     from s4d_jax.checkpoint import save_params
     from s4d_jax.config import ModelConfig
     from s4d_jax.model import init_params
 
-    try:
-        from s4d_jax import data
-        data.load("smnist", "test")
-    except Exception as err:  # calibration needs the task's data
-        pytest.skip(f"sMNIST data not available: {err}")
     config = ModelConfig(d_model=4, d_state=4, n_layers=1)
     model = save_params(tmp_path / "params", config, init_params(config), {"task": "smnist"})
     done = subprocess.run([sys.executable, "-m", "s4d.cli", "compile", str(model), "--simulate", "1",

@@ -9,6 +9,9 @@ import tensorflow_datasets as tfds
 from s4d_jax import data
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+# for tests that read real MNIST: a skip only where the files are absent, never where loading them fails
+needs_mnist = pytest.mark.skipif(not (data.resolve_source_dir() / "mnist").is_dir(),
+                                 reason="the original MNIST files are not available ($S4D_SOURCE_DIR)")
 MOCK_SIZES = {"train": 300, "test": 60}
 
 

@@ -16,6 +16,7 @@ from quantized_models import random_params, random_pixels, random_quantized, ref
 from s4d_jax import fixed
 from s4d_jax.config import ModelConfig
 from s4d_jax.model import S4DClassifier
+from test_data import needs_mnist
 
 
 def test_shift_floor_rounds_towards_minus_infinity():
@@ -224,17 +225,15 @@ TRAINED = Path(os.environ.get("S4D_TRAINED_SMNIST", Path(__file__).resolve().par
 
 @pytest.mark.slow
 @pytest.mark.skipif(not TRAINED.is_dir(), reason="the trained sMNIST model is not in the repository")
+@needs_mnist
 def test_trained_model_fixed_mode_tracks_float_recurrent():
     """On real digits, PTQ of the trained model stays within a few per cent of the float logits."""
     from s4d_jax import data, quantize
     from s4d_jax.checkpoint import load_model
 
     config, params, meta = load_model(TRAINED)
-    try:
-        test = data.load("smnist", "test")
-        calib = quantize.calibration_sequences("smnist", 32, meta)
-    except Exception as err:  # the MNIST files are not available here
-        pytest.skip(f"smnist data unavailable: {err}")
+    test = data.load("smnist", "test")
+    calib = quantize.calibration_sequences("smnist", 32, meta)
     q, _ = quantize.ptq(config, params, calib)
     x = test.sequences[:6]
     float_logits = np.asarray(S4DClassifier(config).apply({"params": params},
