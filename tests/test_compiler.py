@@ -266,9 +266,6 @@ def test_summary_fields_and_estimates():
         low, high = result[key]
         assert 0 < low < high
         assert float(f"{low:.3g}") == low  # three significant figures
-    low_step, high_step = compiled.estimate.step_ns
-    assert result["estimated_latency_us_per_token_range"][0] == pytest.approx(8 * low_step / 1e3, rel=1e-2)
-    assert low_step >= rs.BARRIER_NS[0] and high_step >= rs.BARRIER_NS[1]
     assert "estimate" in result["estimates_note"]
 
 
@@ -302,7 +299,6 @@ def test_fall_through_steps_last_only_as_long_as_their_stage():
     for b in (0, 1):
         # each fall-through step waits only for the cores of its own hop, a pipelined one for the busiest of all
         assert fall.estimate.latency_us[b] <= pipe.estimate.latency_us[b]
-        assert fall.estimate.latency_us[b] >= fall.schedule.depth * rs.BARRIER_NS[b] / 1e3
         # but a pipelined chip admits a token every step
         assert pipe.estimate.tokens_per_s[b] > fall.estimate.tokens_per_s[b]
 

@@ -27,4 +27,3 @@ def test_compile_a_checkpoint_exports_it_on_the_fly(tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["model"] == str(model) and result["bit_exact"] is True and result["simulated_sequences"] == 1
-    assert result["lava_accuracy"] in (0.0, 1.0)

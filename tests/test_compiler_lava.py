@@ -37,7 +37,6 @@ def test_lava_network_is_bit_exact_on_every_token(tiny, mode):
     assert run.logits.shape == reference.shape == (2, 5, 3)
     np.testing.assert_array_equal(run.logits, reference)
     assert np.abs(reference).max() > 0  # the comparison is not between two all-zero streams
-    assert run.steps == compiled.schedule.total_steps(10)
     period = 1 if mode == "pipelined" else compiled.schedule.depth  # fall-through: one token per depth
     assert run.steps == 9 * period + compiled.schedule.depth + 1
 
@@ -99,7 +98,6 @@ def test_s4d_compile_cli_json(tmp_path, tiny):
     result = json.loads(done.stdout)
     assert result["bit_exact"] is True and result["simulated_sequences"] == 2
     assert result["mode"] == "fall-through" and result["objective"] == "latency"
-    assert result["lava_accuracy"] in (0.0, 0.5, 1.0) and result["lava_steps_per_second"] > 0
     assert {"ir.json", "allocation.json", "report.json"} <= {p.name for p in (tmp_path / "out").iterdir()}
     folded = random_network(d_input=2, d_model=4, d_state=4, n_layers=1, n_classes=3, seed=9, neuron="folded")
     model = write_exported(folded, tmp_path / "folded", samples=(x, np.array([0, 2])))
