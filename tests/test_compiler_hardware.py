@@ -156,11 +156,14 @@ def test_oversize_model_is_refused_with_one_line_and_nothing_written(tmp_path, c
     def compile_(*flags):
         argv = ["s4d", "compile", str(model), "--activity", "0", "--json", *flags]
         # chips of 2 cores: the model's memory alone needs more than one
-        with mock.patch.object(rs, "CORES_PER_CHIP", 2), mock.patch.object(sys, "argv", argv):
-            try:
+        calibration.paper_comparison.cache_clear()  # cached per process: must not outlive the patch
+        try:
+            with mock.patch.object(rs, "CORES_PER_CHIP", 2), mock.patch.object(sys, "argv", argv):
                 main()
-            except SystemExit as done:
-                return done.code
+        except SystemExit as done:
+            return done.code
+        finally:
+            calibration.paper_comparison.cache_clear()
         return 0
 
     assert compile_("--max-chips", "1", "--out", str(out)) == 2
