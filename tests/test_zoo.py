@@ -536,3 +536,18 @@ def test_an_extraction_stages_where_a_killed_one_is_swept(cache, monkeypatch):
     model = resolve("smnist-s4d-67k", registry=REGISTRY, progress=False)
     assert staged_in == [cache / ".partial"] and not stale.exists()
     assert [p.name for p in (cache / "models").iterdir()] == [model.name]  # nothing else beside the model
+
+
+def test_a_users_file_in_the_cached_model_is_never_deleted(cache):
+    model = resolve("smnist-s4d-67k", registry=REGISTRY, progress=False)
+    mine = model / "export" / "my_report.json"
+    mine.write_text("{}")
+    assert resolve("smnist-s4d-67k", registry=REGISTRY, progress=False) == model and mine.exists()
+    (model / "card.md").write_text("edited")  # a damaged extraction must be replaced, but not over my file
+    with pytest.raises(ValueError, match=r"holds files that did not come from its archive \(export/my_report.json\)"):
+        fetch("smnist-s4d-67k", registry=REGISTRY, progress=False)
+    with pytest.raises(ValueError, match="move them out of it"):
+        fetch("smnist-s4d-67k", force=True, registry=REGISTRY, progress=False)
+    assert mine.read_text() == "{}"
+    mine.unlink()
+    assert check_contents(fetch("smnist-s4d-67k", registry=REGISTRY, progress=False), "cache")  # replaced whole

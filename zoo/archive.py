@@ -123,15 +123,34 @@ def _safe_name(name: str, archive: Path) -> PurePosixPath:
     return path
 
 
-def check_contents(folder: Path, where: str) -> list[str]:
-    """Check every file listed in `folder`/contents.json (sha256, size) and that nothing else is there."""
+def _listed(folder: Path, where: str) -> dict:
     try:
         contents = json.loads((folder / CONTENTS).read_text())
-        listed = {f["path"]: f for f in contents["files"]}
+        return {f["path"]: f for f in contents["files"]}
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{where}: missing or unreadable {CONTENTS}: {err}") from err
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {CONTENTS}
-    extra, missing = sorted(present - set(listed)), sorted(set(listed) - present)
+
+
+def _present(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {CONTENTS}
+
+
+def unlisted_files(folder: Path) -> list[str]:
+    """Files in an extracted model that its contents.json does not list: put there by someone, not by us (all
+    of them when contents.json itself is unreadable)."""
+    try:
+        listed = set(_listed(folder, str(folder)))
+    except ValueError:
+        listed = set()
+    return sorted(_present(folder) - listed)
+
+
+def check_contents(folder: Path, where: str, unlisted_ok: bool = False) -> list[str]:
+    """Check every file listed in `folder`/contents.json (sha256, size) and, unless `unlisted_ok`, that
+    nothing else is there."""
+    listed = _listed(folder, where)
+    present = _present(folder)
+    extra, missing = [] if unlisted_ok else sorted(present - set(listed)), sorted(set(listed) - present)
     if extra or missing:
         raise ValueError(f"{where}: files differ from {CONTENTS} (unlisted: {extra}, missing: {missing})")
     for name, record in listed.items():

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from zoo.archive import CHUNK, PARTS, check_contents, extract_archive, umask, verify_file
+from zoo.archive import CHUNK, PARTS, check_contents, extract_archive, umask, unlisted_files, verify_file
 from zoo.registry import Registry, UnknownModelError, ZooEntry, load_registry, unknown_name_message
 
 DEFAULT_CACHE = "~/.cache/s4d-jax"
@@ -142,13 +142,18 @@ def fetch(name: str, *, force: bool = False, progress: bool = True, registry: Re
     entry = registry.get(name)
     archive = archive_of(entry, registry, force=force, progress=progress)
     model = cached_model(entry)
-    if model.is_dir() and not force:
-        try:
-            check_contents(model, str(model))
-            return model
-        except (ValueError, OSError):
-            pass  # a damaged or edited extraction is replaced by a fresh one
-    if model.exists():
+    if model.is_dir():
+        if not force:
+            try:
+                check_contents(model, str(model), unlisted_ok=True)  # files a user added are left alone
+                return model
+            except (ValueError, OSError):
+                pass  # a damaged or edited extraction is replaced by a fresh one
+        foreign = unlisted_files(model)  # ... but never at the cost of a user's files
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise ValueError(f"the cached copy of {name} ({model}) must be extracted again but holds files that "
+                             f"did not come from its archive ({shown}); move them out of it and run again")
         shutil.rmtree(model)
     partial = cache_dir() / PARTIAL  # where a killed extraction's folder is swept like a killed download's
     _sweep_partial(partial)
