@@ -14,6 +14,10 @@ PY=${PY:-/work/main/.venv/bin/python}
 PIDS=${PIDS:-/work/bg-pids.txt}                # background jobs others may pause briefly for benchmarks
 ARGS=(--task scifar --preset s4d-265k --epochs 24 --batch-size 50 --lr 0.01 --ssm-lr 0.001 --weight-decay 0.05
       --warmup 1 --checkpoint-every-min 5 --workdir "$RUN/work")
+if [[ -n ${TRAIN_ARGS:-} ]]; then  # another run driven the same way (continue.sh): its own settings
+    read -r -d "" -a ARGS <<< "$TRAIN_ARGS" || true  # words over any lines
+    ARGS+=(--workdir "$RUN/work")
+fi
 
 if [[ -f $RUN/train.pid ]]; then
     old=$(cat "$RUN/train.pid")
@@ -40,7 +44,7 @@ for _ in $(seq 50); do
     [[ $(cut -d' ' -f1 "/proc/$pid/autogroup" 2>/dev/null) != "$mine" ]] && break
     sleep 0.1
 done
-echo 19 > "/proc/$pid/autogroup" 2>/dev/null || true
+{ echo 19 > "/proc/$pid/autogroup"; } 2>/dev/null || true
 echo "$pid" > "$RUN/train.pid"
 echo "$pid" >> "$PIDS"
 echo "started PID $pid; log: $RUN/train.log"
