@@ -9,9 +9,8 @@ import tensorflow_datasets as tfds
 from s4d_jax import data
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
-# for tests that read real MNIST: a skip only where the files are absent, never where loading them fails
-needs_mnist = pytest.mark.skipif(not (data.resolve_source_dir() / "mnist").is_dir(),
-                                 reason="the original MNIST files are not available ($S4D_SOURCE_DIR)")
+# for tests that read real MNIST: a skip only where it is neither prepared nor at hand, never where loading fails
+needs_mnist = pytest.mark.skipif(not data.available("mnist"), reason="MNIST is neither prepared nor at hand")
 MOCK_SIZES = {"train": 300, "test": 60}
 
 
@@ -123,6 +122,12 @@ def test_directories_follow_argument_then_environment(monkeypatch, tmp_path):
     assert data.resolve_source_dir() == tmp_path / "src"
     monkeypatch.delenv("S4D_SOURCE_DIR")
     assert data.resolve_source_dir().parts[-2:] == ("shared", "data")
+
+
+def test_a_source_is_available_offline_when_prepared_or_its_files_are_at_hand(tmp_path):
+    assert not data.available("mnist", data_dir=tmp_path / "prepared", source_dir=tmp_path / "originals")
+    if MNIST_DIR.is_dir():
+        assert data.available("mnist", data_dir=tmp_path / "prepared", source_dir=MNIST_DIR.parent)
 
 
 @pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="original MNIST files not available")

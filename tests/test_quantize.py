@@ -14,10 +14,9 @@ import pytest
 
 from compiler import fixed_point as fp
 from quantized_models import random_params, random_pixels, random_quantized, reference_network
-from s4d_jax import fixed, quantize
+from s4d_jax import data, fixed, quantize
 from s4d_jax.checkpoint import load_model, save_params
 from s4d_jax.config import ModelConfig
-from s4d_jax.data import resolve_source_dir
 from s4d_jax.model import S4DClassifier
 
 
@@ -121,8 +120,8 @@ def test_qaft_reported_fixed_accuracy_is_that_of_the_quantized_result():
 @pytest.fixture
 def smnist_params(tmp_path):
     """A tiny random sMNIST params directory in tmp_path/params; skips where the MNIST files are missing."""
-    if not (resolve_source_dir() / "mnist").is_dir():
-        pytest.skip("the original MNIST files are not available ($S4D_SOURCE_DIR)")
+    if not data.available("mnist"):
+        pytest.skip("MNIST is neither prepared nor at hand")
     config = ModelConfig(d_model=4, d_state=4, n_layers=1)
     save_params(tmp_path / "params", config, random_params(config, 0), {"task": "smnist"})
     return tmp_path / "params"

@@ -87,6 +87,20 @@ def prepare(source: str, data_dir: str | os.PathLike | None = None, source_dir: 
     return builder
 
 
+def available(source: str, data_dir: str | os.PathLike | None = None,
+              source_dir: str | os.PathLike | None = None) -> bool:
+    """Whether `source` (mnist, cifar10) loads offline: prepared already, or its original files at hand."""
+    from s4d_jax.data.builders import BUILDERS, check_source_files
+
+    if BUILDERS[source](data_dir=str(resolve_data_dir(data_dir)), file_format="array_record").is_prepared():
+        return True
+    try:
+        check_source_files(source, resolve_source_dir(source_dir) / source)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 @functools.lru_cache(maxsize=4)
 def _source_split(source: str, split: str, data_dir: str, source_dir: str) -> tuple[np.ndarray, np.ndarray]:
     """All images (uint8 [N, H, W, C]) and labels of an original split, read once per process."""
