@@ -70,13 +70,20 @@ def resolve_source_dir(path: str | os.PathLike | None = None) -> Path:
     return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
+def _builder(source: str, data_dir: str | os.PathLike | None):
+    """The tfds builder of `source` over the prepared-data folder (prepared or not)."""
+    from s4d_jax.data.builders import BUILDERS
+
+    return BUILDERS[source](data_dir=str(resolve_data_dir(data_dir)), file_format="array_record")
+
+
 def prepare(source: str, data_dir: str | os.PathLike | None = None, source_dir: str | os.PathLike | None = None):
     """The tfds builder of `source`, prepared (from the original files in the manual dir) if it was not yet."""
     import tensorflow_datasets as tfds
 
-    from s4d_jax.data.builders import BUILDERS, check_source_files
+    from s4d_jax.data.builders import check_source_files
 
-    builder = BUILDERS[source](data_dir=str(resolve_data_dir(data_dir)), file_format="array_record")
+    builder = _builder(source, data_dir)
     manual = resolve_source_dir(source_dir) / source
     try:
         with contextlib.redirect_stdout(sys.stderr):  # tfds announces preparation on stdout; keep it for results
@@ -90,9 +97,9 @@ def prepare(source: str, data_dir: str | os.PathLike | None = None, source_dir: 
 def available(source: str, data_dir: str | os.PathLike | None = None,
               source_dir: str | os.PathLike | None = None) -> bool:
     """Whether `source` (mnist, cifar10) loads offline: prepared already, or its original files at hand."""
-    from s4d_jax.data.builders import BUILDERS, check_source_files
+    from s4d_jax.data.builders import check_source_files
 
-    if BUILDERS[source](data_dir=str(resolve_data_dir(data_dir)), file_format="array_record").is_prepared():
+    if _builder(source, data_dir).is_prepared():
         return True
     try:
         check_source_files(source, resolve_source_dir(source_dir) / source)
