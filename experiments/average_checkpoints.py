@@ -1,9 +1,9 @@
 """Average the weights of the last epoch checkpoints of a training run, and measure the average against each
 of them on the validation split; write the average as a params directory.
 
-    .venv/bin/python experiments/average_checkpoints.py /work/runs/scifar-265k/epochs --last 2 3 4 5
-    .venv/bin/python experiments/average_checkpoints.py /work/runs/scifar-265k/epochs --last 3 \
-        --out /work/runs/scifar-265k/average
+    .venv/bin/python experiments/average_checkpoints.py /work/runs/scifar-265k-run2/epochs --last 2 3 4 5
+    .venv/bin/python experiments/average_checkpoints.py /work/runs/scifar-265k-run2/epochs --last 3 \
+        --out /work/runs/scifar-265k-run2/average
 
 Several K measure the mean of each of the last K checkpoints in one run, each checkpoint evaluated once.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The steps after the sCIFAR run has finished its 24 epochs, each one skipped when its output exists, so the
+# The steps after the sCIFAR run has finished its epochs, each one skipped when its output exists, so the
 # script can be run again after an interruption. Niced like the run. Writes the figures the zoo row needs into
 # experiments/scifar/ (quantize.json, compile.json) and prints the `s4d zoo pack` command to run with them.
 #
@@ -12,7 +12,7 @@
 #   3. the Loihi 2 mapping and a Lava simulation of 2 shipped test images of the QAFT export, bit for bit
 set -euo pipefail
 
-RUN=${RUN:-/work/runs/scifar-265k}             # the run directory of resume.sh
+RUN=${RUN:-/work/runs/scifar-265k-run2}        # the run directory of resume.sh
 OUT=${OUT:-$RUN/pack}                           # params/, export/ (outside git)
 SOURCE=${SOURCE:-$RUN/work}                     # the run's best checkpoint, or a params directory that won on
                                                 # validation (experiments/average_checkpoints.py --out)
@@ -65,8 +65,8 @@ print(f"Lava: bit-exact {sim['bit_exact']}, {100 * sim['lava_accuracy']:.0f} % o
 if val_qaft < val_ptq:
     print("QAFT lost to PTQ on validation: the export is QAFT's; export PTQ instead (s4d quantize --method ptq)")
 # the command that started the run, as train_config.json recorded it, with the workdir as a relative path
-command = json.loads(Path(run, "work", "train_config.json").read_text())["command"].replace(f"{run}/work",
-                                                                                             "runs/scifar-265k")
+command = json.loads(Path(run, "work", "train_config.json").read_text())["command"].replace(
+    f"{run}/work", f"runs/{Path(run).name}")
 print("then, with the training time filled in (and --below-goal 'why' if the fixed figure is under 84.13):")
 print(f"s4d zoo pack scifar-s4d-265k --from {out} --accuracy float={float_acc:.2f} --accuracy ptq={ptq:.2f} "
       f"--accuracy qaft={qaft:.2f} --accuracy fixed={qaft:.2f} --accuracy lava={100 * sim['lava_accuracy']:.0f} "

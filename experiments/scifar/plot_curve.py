@@ -4,8 +4,8 @@ Reads the `metrics.jsonl` that `s4d train` appends one line to per finished epoc
 the paper's sCIFAR figures as reference lines (float 86.5 %, fixed point after QAFT 84.13 %), so the curve
 shows at a glance how far the run is from them.
 
-    python experiments/scifar/plot_curve.py /work/runs/scifar-265k/work/metrics.jsonl \
-        --out experiments/scifar/curve.png
+    python experiments/scifar/plot_curve.py /work/runs/scifar-265k-run2/work/metrics.jsonl --epochs 40 \
+        --compare experiments/scifar/run1_metrics.jsonl --out experiments/scifar/curve.png
 """
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def read_metrics(path: Path) -> list[dict]:
     return [records[epoch] for epoch in sorted(records)]
 
 
-def plot(records: list[dict], out: Path, title: str, planned: int | None = None) -> None:
+def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
+         compare: tuple[str, list[dict]] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,6 +44,10 @@ def plot(records: list[dict], out: Path, title: str, planned: int | None = None)
     fig, (acc, loss) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     acc.plot(epochs, [100 * r["train_accuracy"] for r in records], "o-", label="train (running, during the epoch)")
     acc.plot(epochs, [100 * r["val_accuracy"] for r in records], "s-", label="validation (5,000 held-out images)")
+    if compare:  # another run's validation accuracy, for the same axes
+        name, others = compare
+        acc.plot([r["epoch"] for r in others], [100 * r["val_accuracy"] for r in others], ".--", color="gray",
+                 alpha=0.7, label=f"validation, {name}")
     acc.axhline(PAPER_FLOAT, color="gray", ls="--", lw=1, label=f"paper, float test: {PAPER_FLOAT:.1f} %")
     acc.axhline(PAPER_FIXED, color="gray", ls=":", lw=1, label=f"paper, QAFT fixed point test: {PAPER_FIXED:.2f} %")
     acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
@@ -66,13 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("experiments/scifar/curve.png"), help="PNG to write")
     parser.add_argument("--title", default="s4d-265k on sCIFAR (CPU)")
     parser.add_argument("--epochs", type=int, default=None, help="planned epochs: the x axis spans them")
+    parser.add_argument("--compare", type=Path, default=None,
+                        help="metrics.jsonl of another run whose validation accuracy is drawn beside")
     args = parser.parse_args(argv)
     try:
         records = read_metrics(args.metrics)
+        compare = (args.compare.stem.removesuffix("_metrics"), read_metrics(args.compare)) if args.compare else None
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    plot(records, args.out, args.title, args.epochs)
+    plot(records, args.out, args.title, args.epochs, compare)
     best = max(records, key=lambda r: r["val_accuracy"])
     print(f"{len(records)} epochs; best validation {100 * best['val_accuracy']:.2f} % at epoch {best['epoch']}; "
           f"wrote {args.out}")

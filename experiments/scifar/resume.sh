@@ -5,15 +5,14 @@
 # other settings is refused); only --checkpoint-every-min may change.
 set -euo pipefail
 
-RUN=${RUN:-/work/runs/scifar-265k}            # run directory (outside git): train.log, train.pid, work/
-# frozen copy of the code the run continues with. Up to global step 4097 (epoch 5) it ran on 0e0fbfb; from
-# there on d3bc95d, whose kernel by powers and per-core FFT streams make a step 1.4x faster (README, run log)
-CODE_COMMIT=${CODE_COMMIT:-d3bc95d}
+RUN=${RUN:-/work/runs/scifar-265k-run2}       # run directory (outside git): train.log, train.pid, work/
+# frozen copy of the code the run continues with (README, "Run 2")
+CODE_COMMIT=${CODE_COMMIT:-037ad86}
 CODE=${CODE:-/work/run-scifar-$CODE_COMMIT}
 PY=${PY:-/work/main/.venv/bin/python}
 PIDS=${PIDS:-/work/bg-pids.txt}                # background jobs others may pause briefly for benchmarks
-ARGS=(--task scifar --preset s4d-265k --epochs 24 --batch-size 50 --lr 0.01 --ssm-lr 0.001 --weight-decay 0.05
-      --warmup 1 --checkpoint-every-min 5 --workdir "$RUN/work")
+ARGS=(--task scifar --preset s4d-265k --epochs 40 --batch-size 50 --lr 0.01 --ssm-lr 0.001 --weight-decay 0.05
+      --warmup 1 --dropout 0.1 --checkpoint-every-min 5 --workdir "$RUN/work")
 if [[ -n ${TRAIN_ARGS:-} ]]; then  # another run driven the same way (continue.sh): its own settings
     read -r -d "" -a ARGS <<< "$TRAIN_ARGS" || true  # words over any lines
     ARGS+=(--workdir "$RUN/work")
@@ -31,6 +30,12 @@ if [[ ! -d $CODE ]]; then
     git -C "$(dirname "$0")" worktree add --detach "$CODE" "$CODE_COMMIT"
 fi
 mkdir -p "$RUN"
+STATE=${STATE:-$(cd "$(dirname "$0")" && pwd)/state}  # the copy keep_state.sh commits, for a new machine
+if [[ ! -d $RUN/work && -d $STATE/work ]]; then
+    cp -a "$STATE/work" "$RUN/work"
+    [[ -d $STATE/epochs ]] && cp -a "$STATE/epochs" "$RUN/epochs"
+    echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) run directory seeded from $STATE" >> "$RUN/train.log"
+fi
 echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) start/resume from $CODE ($(git -C "$CODE" rev-parse --short HEAD))" \
     >> "$RUN/train.log"
 cd "$CODE"
