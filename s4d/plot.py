@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from compiler.plot import save_png
-from s4d_jax.checkpoint import METRICS  # neither module loads JAX
+from s4d_jax.checkpoint import METRICS, TRAIN_CONFIG  # neither module loads JAX
 from s4d_jax.metrics import EVENTS_DIR
 
 
@@ -37,6 +37,17 @@ def read_epochs(run_dir: Path) -> list[dict]:
         return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
     except json.JSONDecodeError as err:
         raise ValueError(f"{file} is not valid JSON lines: {err}") from err
+
+
+def describe_run(run_dir: Path) -> str:
+    """What trained, for the title: 'PRESET on TASK, N epochs (DIR)' from train_config.json, else DIR."""
+    name = run_dir.resolve().name
+    try:
+        cfg = json.loads((run_dir / TRAIN_CONFIG).read_text())["train_config"]
+        changes = "".join(f", {key}={value}" for key, value in cfg.get("model_overrides") or ())
+        return f"{cfg['preset']}{changes} on {cfg['task']}, {cfg['epochs']} epochs ({name})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return name
 
 
 def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
@@ -90,6 +101,6 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
         ax.set_xlabel("training step")
     for ax in axes.flat:
         ax.grid(alpha=0.3)
-    fig.suptitle(f"learning curves: {run_dir.resolve().name}")
+    fig.suptitle(f"learning curves: {describe_run(run_dir)}")
     fig.tight_layout()
     return save_png(fig, out, plt, dpi=110)

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from s4d import cli
-from s4d.plot import read_events
+from s4d.plot import describe_run, read_events
 from s4d_jax.train import TrainConfig, train
 from test_data import mock_tfds
 
@@ -49,6 +49,11 @@ def test_plot_writes_a_png(workdir, tmp_path, capsys, monkeypatch):
     code, io = _cli(["plot", str(workdir), "--out", str(out)], capsys, monkeypatch)
     assert code in (0, None) and io.out.strip() == str(out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
+
+
+def test_plot_title_names_what_trained(workdir, tmp_path):
+    assert describe_run(workdir) == "s4d-67k, d_model=8, d_state=4, n_layers=1 on smnist, 2 epochs (work)"
+    assert describe_run(tmp_path) == tmp_path.name  # no train_config.json: the folder's name
 
 
 def test_plot_refuses_what_is_not_a_run(tmp_path, capsys, monkeypatch):
