@@ -1,6 +1,7 @@
 """Data: tasks as sequences in [0, 1], deterministic splits and batch orders, real MNIST counts, clear errors."""
 import contextlib
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -38,9 +39,11 @@ def _fake_as_data_source(self, split=None, **kwargs):
 
 @contextlib.contextmanager
 def mock_tfds():
-    """tfds mocked (no files, no network); the in-process cache of loaded splits is cleared around it."""
+    """tfds mocked (no files, no network): every dataset reads as prepared; the in-process cache of loaded splits
+    is cleared around it."""
     data._source_split.cache_clear()
-    with tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_CODE, as_data_source_fn=_fake_as_data_source):
+    with tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_CODE, as_data_source_fn=_fake_as_data_source), \
+            mock.patch.object(tfds.core.DatasetBuilder, "is_prepared", return_value=True):
         yield
     data._source_split.cache_clear()
 
@@ -101,10 +104,13 @@ def test_unknown_task_or_split_is_named():
         data.load("smnist", "dev")
 
 
-def test_missing_source_files_say_which_files_go_where(tmp_path):
+def test_missing_source_files_say_which_files_go_where(tmp_path, capfd):
     data._source_split.cache_clear()
     with pytest.raises(FileNotFoundError, match=r"put train-images-idx3-ubyte.gz, .* in .*src/mnist"):
         data.load("smnist", "train", data_dir=tmp_path / "prepared", source_dir=tmp_path / "src")
+    # said before tfds starts: no announcement of a preparation, no incomplete dataset folder left behind
+    assert "preparing" not in capfd.readouterr().err.lower()
+    assert not any((tmp_path / "prepared").rglob("*.*"))
     (tmp_path / "src" / "cifar10" / "cifar-10-batches-py").mkdir(parents=True)
     (tmp_path / "src" / "cifar10" / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"")
     with pytest.raises(FileNotFoundError, match="data_batch_2"):

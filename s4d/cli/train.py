@@ -120,12 +120,12 @@ def evaluate(
     spec = data.get_task(task)
     if spec.channels != config.d_input:
         raise ValueError(f"task {task} has {spec.channels} input channels but the model expects {config.d_input}")
-    split_data = data.load(task, split, data_dir=data_dir, source_dir=source_dir,
-                           permutation_seed=meta.get("permutation_seed"))
     if mode == "fixed":  # the integer network: an exported model's own integers, else PTQ of the float model
         from s4d_jax.quantize import resolve_quantized
 
         params = resolve_quantized(path, config, params, meta, task, data_dir=data_dir, source_dir=source_dir)
+    split_data = data.load(task, split, data_dir=data_dir, source_dir=source_dir,
+                           permutation_seed=meta.get("permutation_seed"))
     result = run(config, params, split_data, mode=mode, batch_size=batch_size, limit=limit, progress=True)
     result = {**result, "task": task, "split": split, "model": str(path)}
     if json_output:

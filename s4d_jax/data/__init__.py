@@ -84,13 +84,12 @@ def prepare(source: str, data_dir: str | os.PathLike | None = None, source_dir: 
     from s4d_jax.data.builders import check_source_files
 
     builder = _builder(source, data_dir)
-    manual = resolve_source_dir(source_dir) / source
-    try:
-        with contextlib.redirect_stdout(sys.stderr):  # tfds announces preparation on stdout; keep it for results
-            builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
-    except AssertionError:  # tfds's check of an empty or absent manual dir: say which files go where
-        check_source_files(source, manual)
-        raise
+    if builder.is_prepared():
+        return builder
+    # say which files go where before tfds announces a preparation it cannot do and leaves an incomplete folder
+    manual = check_source_files(source, resolve_source_dir(source_dir) / source)
+    with contextlib.redirect_stdout(sys.stderr):  # tfds announces preparation on stdout; keep it for results
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
     return builder
 
 
