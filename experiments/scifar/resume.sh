@@ -2,7 +2,8 @@
 # Start or continue the sCIFAR s4d-265k run in the background, niced, from its latest checkpoint (a mid-epoch
 # one if it is newer than the last epoch's): the run replays exactly what an uninterrupted run would do.
 # Safe to call twice: it does nothing while the run is alive. Settings must stay as they are (a resume with
-# other settings is refused); only --checkpoint-every-min may change.
+# other settings is refused); only --checkpoint-every-min may change. On a machine without the run directory it
+# starts from the copy that keep_state.sh put into the repository.
 set -euo pipefail
 
 RUN=${RUN:-/work/runs/scifar-265k-run2}       # run directory (outside git): train.log, train.pid, work/
@@ -13,10 +14,6 @@ PY=${PY:-/work/main/.venv/bin/python}
 PIDS=${PIDS:-/work/bg-pids.txt}                # background jobs others may pause briefly for benchmarks
 ARGS=(--task scifar --preset s4d-265k --epochs 40 --batch-size 50 --lr 0.01 --ssm-lr 0.001 --weight-decay 0.05
       --warmup 1 --dropout 0.1 --checkpoint-every-min 5 --workdir "$RUN/work")
-if [[ -n ${TRAIN_ARGS:-} ]]; then  # another run driven the same way (continue.sh): its own settings
-    read -r -d "" -a ARGS <<< "$TRAIN_ARGS" || true  # words over any lines
-    ARGS+=(--workdir "$RUN/work")
-fi
 
 if [[ -f $RUN/train.pid ]]; then
     old=$(cat "$RUN/train.pid")
