@@ -3,9 +3,9 @@
 # session on a new machine can continue it: the run directory lives outside git and went with its machine once
 # (run1.md). resume.sh seeds a missing run directory from this copy. Run it, then commit the copy.
 #
-# The state is the training workdir: the best and the latest epoch checkpoint, the newest mid-epoch checkpoint,
-# metrics.jsonl, train_config.json and the TensorBoard files (6-10 MB), and the per-epoch copies of the last 5
-# planned epochs. The run is paused while its workdir is copied, so no checkpoint in the copy is half-written.
+# The state is the training workdir: the best and the latest epoch checkpoint, the newest mid-epoch checkpoint
+# if it is newer than the latest epoch's, metrics.jsonl, train_config.json and the TensorBoard files (3-10 MB),
+# and the per-epoch copies of the last 5 planned epochs. The run is paused while its workdir is copied, so no checkpoint in the copy is half-written.
 set -euo pipefail
 
 RUN=${RUN:-/work/runs/scifar-265k-run2}
@@ -32,6 +32,12 @@ rm -rf "$DEST.partial"
 mkdir -p "$DEST.partial"
 cp -a "$RUN/work" "$DEST.partial/work"
 resume
+# a mid-epoch checkpoint older than the last epoch's is never resumed from: leave its ~3 MB out of git
+newest() { ls "$1" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -n 1; }
+epoch_step=$(newest "$DEST.partial/work/checkpoints") progress_step=$(newest "$DEST.partial/work/progress")
+if [[ -n $epoch_step && -n $progress_step ]] && (( progress_step < epoch_step )); then
+    rm -rf "$DEST.partial/work/progress/$progress_step"
+fi
 # the per-epoch copies resume.sh makes, for the weight average at the end: only those of the last 5 planned
 # epochs (epoch e's checkpoint is numbered e x steps per epoch)
 first=$(head -n 1 "$RUN/work/metrics.jsonl" 2>/dev/null || true)
