@@ -4,8 +4,15 @@ Reads the `metrics.jsonl` that `s4d train` appends one line to per finished epoc
 the paper's sCIFAR figures as reference lines (float 86.5 %, fixed point after QAFT 84.13 %), so the curve
 shows at a glance how far the run is from them.
 
+With `--compare` (another run's metrics and `--compare-epochs`, its planned length) a third panel puts both
+runs' validation accuracy on one axis: the share t of the cosine decay done at the end of an epoch,
+
+    t = (epoch - warmup) / (planned - warmup),    learning rate = peak · (1 + cos(π t)) / 2,
+
+so two runs of different length are compared where their learning rates are equal.
+
     python experiments/scifar/plot_curve.py /work/runs/scifar-265k-run2/work/metrics.jsonl --epochs 40 \
-        --compare experiments/scifar/run1_metrics.jsonl --out experiments/scifar/curve.png
+        --compare experiments/scifar/run1_metrics.jsonl --compare-epochs 24 --out experiments/scifar/curve.png
 """
 from __future__ import annotations
 
@@ -33,19 +40,25 @@ def read_metrics(path: Path) -> list[dict]:
     return [records[epoch] for epoch in sorted(records)]
 
 
+def decay_done(epoch: int, planned: int, warmup: int) -> float:
+    """The share t (percent) of the cosine decay done after `epoch`: equal t, equal learning rate."""
+    return 100 * max(epoch - warmup, 0) / (planned - warmup)
+
+
 def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
-         compare: tuple[str, list[dict]] | None = None) -> None:
+         compare: tuple[str, list[dict], int] | None = None, warmup: int = 1) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     epochs = [r["epoch"] for r in records]
-    fig, (acc, loss) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    panels = 3 if compare and planned else 2
+    fig, (acc, loss, *by_decay) = plt.subplots(1, panels, figsize=(5 * panels, 4), constrained_layout=True)
     acc.plot(epochs, [100 * r["train_accuracy"] for r in records], "o-", label="train (running, during the epoch)")
     acc.plot(epochs, [100 * r["val_accuracy"] for r in records], "s-", label="validation (5,000 held-out images)")
     if compare:  # another run's validation accuracy, for the same axes
-        name, others = compare
+        name, others, _ = compare
         acc.plot([r["epoch"] for r in others], [100 * r["val_accuracy"] for r in others], ".--", color="gray",
                  alpha=0.7, label=f"validation, {name}")
     acc.axhline(PAPER_FLOAT, color="gray", ls="--", lw=1, label=f"paper, float test: {PAPER_FLOAT:.1f} %")
@@ -59,6 +72,18 @@ def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
         ax.legend(fontsize=8)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlim(0, max(planned or 0, epochs[-1]) + 0.5)  # the whole planned run, so progress reads at a glance
+    if by_decay:
+        ax, (name, others, other_planned) = by_decay[0], compare
+        for runs, length, style, label in ((records, planned, "s-", "this run"),
+                                           (others, other_planned, ".--", name)):
+            ax.plot([decay_done(r["epoch"], length, warmup) for r in runs], [100 * r["val_accuracy"] for r in runs],
+                    style, label=f"{label} ({length} epochs)", **({"color": "gray", "alpha": 0.7} if runs is others
+                                                                   else {"color": "C1"}))
+        ax.axhline(PAPER_FIXED, color="gray", ls=":", lw=1)
+        ax.set(xlabel="cosine decay done (%): equal learning rate", ylabel="validation accuracy (%)",
+               title="validation, where the learning rates are equal", xlim=(-2, 102))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     fig.suptitle(title)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
@@ -73,14 +98,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="planned epochs: the x axis spans them")
     parser.add_argument("--compare", type=Path, default=None,
                         help="metrics.jsonl of another run whose validation accuracy is drawn beside")
+    parser.add_argument("--compare-epochs", type=int, default=None,
+                        help="the other run's planned epochs (with --epochs: the panel against the decay done)")
+    parser.add_argument("--warmup", type=int, default=1, help="warm-up epochs of both runs")
     args = parser.parse_args(argv)
     try:
         records = read_metrics(args.metrics)
-        compare = (args.compare.stem.removesuffix("_metrics"), read_metrics(args.compare)) if args.compare else None
+        compare = None
+        if args.compare:
+            others = read_metrics(args.compare)
+            compare = (args.compare.stem.removesuffix("_metrics"), others, args.compare_epochs or others[-1]["epoch"])
+        for length in (args.epochs, compare and compare[2]):
+            if length is not None and length <= args.warmup:
+                raise ValueError(f"a run of {length} epochs has no cosine decay after {args.warmup} of warm-up")
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    plot(records, args.out, args.title, args.epochs, compare)
+    plot(records, args.out, args.title, args.epochs, compare, args.warmup)
     best = max(records, key=lambda r: r["val_accuracy"])
     print(f"{len(records)} epochs; best validation {100 * best['val_accuracy']:.2f} % at epoch {best['epoch']}; "
           f"wrote {args.out}")
