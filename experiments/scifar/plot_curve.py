@@ -74,11 +74,10 @@ def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
         ax.set_xlim(0, max(planned or 0, epochs[-1]) + 0.5)  # the whole planned run, so progress reads at a glance
     if by_decay:
         ax, (name, others, other_planned) = by_decay[0], compare
-        for runs, length, style, label in ((records, planned, "s-", "this run"),
-                                           (others, other_planned, ".--", name)):
+        for runs, length, style, label, look in ((records, planned, "s-", "this run", {"color": "C1"}),
+                                                 (others, other_planned, ".--", name, {"color": "gray", "alpha": 0.7})):
             ax.plot([decay_done(r["epoch"], length, warmup) for r in runs], [100 * r["val_accuracy"] for r in runs],
-                    style, label=f"{label} ({length} epochs)", **({"color": "gray", "alpha": 0.7} if runs is others
-                                                                   else {"color": "C1"}))
+                    style, label=f"{label} ({length} epochs)", **look)
         ax.axhline(PAPER_FIXED, color="gray", ls=":", lw=1)
         ax.set(xlabel="cosine decay done (%): equal learning rate", ylabel="validation accuracy (%)",
                title="validation, where the learning rates are equal", xlim=(-2, 102))
