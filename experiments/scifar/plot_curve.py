@@ -9,7 +9,8 @@ runs' validation accuracy on one axis: the share t of the cosine decay done at t
 
     t = (epoch - warmup) / (planned - warmup),    learning rate = peak · (1 + cos(π t)) / 2,
 
-so two runs of different length are compared where their learning rates are equal.
+so two runs of different length are compared where their learning rates are equal. It also prints the other
+run's validation accuracy at this run's last t (linear between the other run's epochs).
 
     python experiments/scifar/plot_curve.py /work/runs/scifar-265k-run2/work/metrics.jsonl --epochs 40 \
         --compare experiments/scifar/run1_metrics.jsonl --compare-epochs 24 --out experiments/scifar/curve.png
@@ -43,6 +44,15 @@ def read_metrics(path: Path) -> list[dict]:
 def decay_done(epoch: int, planned: int, warmup: int) -> float:
     """The share t (percent) of the cosine decay done after `epoch`: equal t, equal learning rate."""
     return 100 * max(epoch - warmup, 0) / (planned - warmup)
+
+
+def val_at_decay(records: list[dict], planned: int, warmup: int, t: float) -> float | None:
+    """A run's validation accuracy (percent) at decay share t, linear between its epochs; None outside them."""
+    points = [(decay_done(r["epoch"], planned, warmup), 100 * r["val_accuracy"]) for r in records]
+    for (t0, v0), (t1, v1) in zip(points, points[1:]):
+        if t0 <= t <= t1 and t1 > t0:
+            return v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+    return next((v for share, v in points if share == t), None)
 
 
 def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
@@ -117,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     best = max(records, key=lambda r: r["val_accuracy"])
     print(f"{len(records)} epochs; best validation {100 * best['val_accuracy']:.2f} % at epoch {best['epoch']}; "
           f"wrote {args.out}")
+    if compare and args.epochs:
+        last, (name, others, other_planned) = records[-1], compare
+        t = decay_done(last["epoch"], args.epochs, args.warmup)
+        other = val_at_decay(others, other_planned, args.warmup, t)
+        where = f"{other:.1f} %" if other is not None else "no figure (outside its epochs)"
+        print(f"at equal learning rate ({t:.1f} % of the decay, after epoch {last['epoch']}): this run "
+              f"{100 * last['val_accuracy']:.1f} %, {name} {where} (linear between its epochs)")
     return 0
 
 
