@@ -48,11 +48,12 @@ def decay_done(epoch: int, planned: int, warmup: int) -> float:
 
 def val_at_decay(records: list[dict], planned: int, warmup: int, t: float) -> float | None:
     """A run's validation accuracy (percent) at decay share t, linear between its epochs; None outside them."""
-    points = [(decay_done(r["epoch"], planned, warmup), 100 * r["val_accuracy"]) for r in records]
-    for (t0, v0), (t1, v1) in zip(points, points[1:]):
-        if t0 <= t <= t1 and t1 > t0:
-            return v0 + (v1 - v0) * (t - t0) / (t1 - t0)
-    return next((v for share, v in points if share == t), None)
+    import numpy as np
+
+    shares = [decay_done(r["epoch"], planned, warmup) for r in records]  # increasing: one record per epoch
+    if not shares[0] <= t <= shares[-1]:
+        return None
+    return float(np.interp(t, shares, [100 * r["val_accuracy"] for r in records]))
 
 
 def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
