@@ -55,6 +55,15 @@ def test_card_in_repository_is_the_rendered_registry_row(entry):
     assert card == card_text(entry), f"run `s4d zoo record {entry.name}` to rewrite the card from the registry"
 
 
+def test_card_recipe_follows_how_the_model_was_quantized():
+    entry = REGISTRY.get("smnist-s4d-67k")
+    assert "--method qaft --save-params DIR/qaft" in card_text(entry)  # it records a figure after QAFT
+    ptq_only = dataclasses.replace(entry, accuracies=Accuracies(float=99.0, ptq=98.9, fixed=98.9), training_time=None)
+    card = card_text(ptq_only)
+    assert "`s4d quantize DIR/params --method ptq --out DIR/export`" in card
+    assert "qaft" not in card.lower().replace("after quantization-aware fine-tuning", "")
+
+
 def test_card_shows_measured_numbers_and_says_what_is_not_measured():
     entry = REGISTRY.get("smnist-s4d-67k")
     entry = dataclasses.replace(entry, accuracies=dataclasses.replace(entry.accuracies, fixed=98.765, lava=100.0,

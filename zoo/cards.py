@@ -95,6 +95,19 @@ def loihi2_lines(entry: ZooEntry) -> list[str]:
     ]
 
 
+def reproduce_quantization(entry: ZooEntry) -> list[str]:
+    """Steps 2 and 3 of a card's recipe: with QAFT, unless the model records a PTQ figure and none after QAFT
+    (a model shipped as post-training quantized, whose archive has no qaft/)."""
+    if entry.accuracies.ptq is not None and entry.accuracies.qaft is None:
+        return ["2. Quantize and export without fine-tuning: `s4d quantize DIR/params --method ptq --out DIR/export`",
+                "   with the settings recorded in `export/manifest.json` of the archive (`quantization`).",
+                f"3. Package the two with `s4d zoo pack {entry.name} --from DIR` (DIR holding params/, export/);"]
+    return ["2. Quantize, fine-tune and export: `s4d quantize DIR/params --method qaft --save-params DIR/qaft "
+            "--out DIR/export`",
+            "   with the QAFT settings recorded in `qaft/meta.json` of the archive (`quantization.qaft`).",
+            f"3. Package the three with `s4d zoo pack {entry.name} --from DIR` (DIR holding params/, qaft/, export/);"]
+
+
 def render_card(entry: ZooEntry, task: str, architecture: str, dataset: str) -> str:
     """The Markdown card of `entry`: front matter, what it is, the measured numbers, its Loihi 2 compile summary,
     how it was trained and how to reproduce it, its limits and license. `task` and `architecture` describe the
@@ -125,10 +138,7 @@ def render_card(entry: ZooEntry, task: str, architecture: str, dataset: str) -> 
         "## How to reproduce", "",
         "1. Run the training command above, then keep its best checkpoint as DIR/params",
         "   (`experiments/export_run.py WORKDIR --out DIR/params`).",
-        "2. Quantize, fine-tune and export: `s4d quantize DIR/params --method qaft --save-params DIR/qaft "
-        "--out DIR/export`",
-        "   with the QAFT settings recorded in `qaft/meta.json` of the archive (`quantization.qaft`).",
-        f"3. Package the three with `s4d zoo pack {entry.name} --from DIR` (DIR holding params/, qaft/, export/);",
+        *reproduce_quantization(entry),
         "   this writes the archive and its sha256 and size into the registry (docs/zoo.md).",
         "",
         "## Use", "",
