@@ -115,7 +115,11 @@ def test_registry_records_what_the_compiler_reports_for_the_shipped_export(entry
 
     model = extract_archive(REGISTRY.archive_path(entry), tmp_path / entry.name)
     assert entry.loihi2 == loihi2_summary(model / "export"), f"run `s4d zoo record {entry.name} --compile`"
-    assert entry.loihi2.chips == 1 and (entry.loihi2.neurocores == 31) == ("sparse" not in entry.name)
+    # silent modes (b̄ = 0 after rounding) leave the chip: never more cores than a random network of the preset
+    full = {"s4d-67k": 31, "s4d-265k": 120}[entry.preset]
+    assert entry.loihi2.chips == 1 and entry.loihi2.neurocores <= full
+    if entry.preset == "s4d-67k":  # the dense sMNIST models fill the paper's 31 cores, the sparse one fewer
+        assert (entry.loihi2.neurocores == full) == ("sparse" not in entry.name)
     assert f"| neurocores | {entry.loihi2.neurocores} on 1 chip |" in card_text(entry)
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The steps after the sCIFAR run has finished its epochs, each one skipped when its output exists, so the
 # script can be run again after an interruption. Niced like the run. Writes the figures the zoo row needs into
-# experiments/scifar/ (quantize.json, compile.json) and prints the `s4d zoo pack` command to run with them.
+# experiments/scifar/results/NAME/ (quantize.json, compile.json) and prints the `s4d zoo pack` command with them.
+#
+#   experiments/scifar/finish.sh [run3]     # or run2; METHOD=ptq and SOURCE=DIR as below
 #
 #   1. the best checkpoint (or SOURCE, a params directory) as a params directory, with its float test accuracy
 #      (10,000 images, conv mode)
@@ -10,17 +12,18 @@
 #      QAFT checkpoints every 5 minutes and its workdir keeps the float and PTQ test figures, so a rerun goes on
 #      where the last one stopped. METHOD=ptq stops after PTQ (about 25 min instead of about 2 h here) and
 #      exports the PTQ model: for a session too short for QAFT, or a model whose PTQ already meets its goal
-#      (for a QAFT pass after it, move quantize.json and compile.json aside first)
+#      (for a QAFT pass after it, move results/NAME/quantize.json and compile.json aside first)
 #   3. the Loihi 2 mapping and a Lava simulation of 2 shipped test images of the export, bit for bit
 set -euo pipefail
 
-RUN=${RUN:-/work/runs/scifar-265k-run2}        # the run directory of resume.sh
+NAME=${1:-run3}                                 # run2 or run3, as for resume.sh
+RUN=${RUN:-/work/runs/scifar-265k-$NAME}         # the run directory of resume.sh
 OUT=${OUT:-$RUN/pack}                           # params/, export/ (outside git)
 SOURCE=${SOURCE:-$RUN/work}                     # the run's best checkpoint, or a params directory that won on
                                                 # validation (experiments/average_checkpoints.py --out)
 METHOD=${METHOD:-qaft}                          # qaft, or ptq (no fine-tuning)
-HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/../.." && pwd)
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$REPO/experiments/scifar/results/$NAME     # quantize.json, compile.json (committed)
 PY=${PY:-$REPO/.venv/bin/python}
 S4D=${S4D:-$REPO/.venv/bin/s4d}
 
@@ -34,7 +37,7 @@ if [[ $last != "$planned" ]]; then
     echo "the run has finished $last of $planned epochs; resume it with experiments/scifar/resume.sh" >&2
     exit 2
 fi
-mkdir -p "$OUT"
+mkdir -p "$OUT" "$HERE"
 cd "$REPO"
 step() {  # step FILE COMMAND...: run COMMAND (its stdout into FILE) unless FILE exists; FILE appears only whole
     local file=$1; shift

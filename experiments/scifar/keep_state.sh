@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Copy the running sCIFAR run's resumable state into the repository (experiments/scifar/state/work), so that a
+# Copy the running sCIFAR run's resumable state into the repository (experiments/scifar/state/NAME/work), so that a
 # session on a new machine can continue it: the run directory lives outside git and went with its machine once
 # (run1.md). resume.sh seeds a missing run directory from this copy. Run it, then commit the copy.
 #
@@ -8,8 +8,9 @@
 # and the per-epoch copies of the last 5 planned epochs. The run is paused while its workdir is copied, so no checkpoint in the copy is half-written.
 set -euo pipefail
 
-RUN=${RUN:-/work/runs/scifar-265k-run2}
-DEST=${DEST:-$(dirname "$0")/state}
+NAME=${1:-run3}                                  # as for resume.sh
+RUN=${RUN:-/work/runs/scifar-265k-$NAME}
+DEST=${DEST:-$(dirname "$0")/state/$NAME}
 [[ -d $RUN/work ]] || { echo "no run directory at $RUN/work" >&2; exit 2; }
 
 pid=$(cat "$RUN/train.pid" 2>/dev/null || true)

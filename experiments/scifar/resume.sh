@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
-# Start or continue the sCIFAR s4d-265k run in the background, niced, from its latest checkpoint (a mid-epoch
+# Start or continue an sCIFAR s4d-265k run in the background, niced, from its latest checkpoint (a mid-epoch
 # one if it is newer than the last epoch's): the run replays exactly what an uninterrupted run would do.
 # Safe to call twice: it does nothing while the run is alive. Settings must stay as they are (a resume with
 # other settings is refused); only --checkpoint-every-min may change. On a machine without the run directory it
-# starts from the copy that keep_state.sh put into the repository.
+# starts from the copy that keep_state.sh put into the repository (state/NAME).
+#
+#   experiments/scifar/resume.sh [run3]     # run2 is complete; its settings stay here as the record of its command
 set -euo pipefail
 
-RUN=${RUN:-/work/runs/scifar-265k-run2}       # run directory (outside git): train.log, train.pid, work/
-# frozen copy of the code the run continues with (README, "Run 2")
-CODE_COMMIT=${CODE_COMMIT:-037ad86}
+NAME=${1:-run3}
+HERE=$(cd "$(dirname "$0")" && pwd)
+case $NAME in
+run2)  # 40 epochs from a random init, 2026-11-26 to 27 (README, "Run 2")
+    RUN=${RUN:-/work/runs/scifar-265k-run2}
+    CODE_COMMIT=${CODE_COMMIT:-037ad86}
+    ARGS=(--epochs 40 --lr 0.01 --ssm-lr 0.001) ;;
+run3)  # a warm restart from run 2's model as the zoo shipped it (README, "Run 3")
+    RUN=${RUN:-/work/runs/scifar-265k-run3}
+    CODE_COMMIT=${CODE_COMMIT:-a8bfa9a}
+    ARGS=(--epochs 30 --lr 0.005 --ssm-lr 0.0005 --seed 1 --init-from "$RUN/init/params") ;;
+*)
+    echo "usage: resume.sh [run2|run3]" >&2
+    exit 2 ;;
+esac
+# frozen copy of the code the run continues with, so that editing the repository does not change it
 CODE=${CODE:-/work/run-scifar-$CODE_COMMIT}
 PY=${PY:-/work/main/.venv/bin/python}
 PIDS=${PIDS:-/work/bg-pids.txt}                # background jobs others may pause briefly for benchmarks
-ARGS=(--task scifar --preset s4d-265k --epochs 40 --batch-size 50 --lr 0.01 --ssm-lr 0.001 --weight-decay 0.05
-      --warmup 1 --dropout 0.1 --checkpoint-every-min 5 --workdir "$RUN/work")
+ARGS+=(--task scifar --preset s4d-265k --batch-size 50 --weight-decay 0.05 --warmup 1 --dropout 0.1
+       --checkpoint-every-min 5 --workdir "$RUN/work")
 
 if [[ -f $RUN/train.pid ]]; then
     old=$(cat "$RUN/train.pid")
@@ -27,7 +42,14 @@ if [[ ! -d $CODE ]]; then
     git -C "$(dirname "$0")" worktree add --detach "$CODE" "$CODE_COMMIT"
 fi
 mkdir -p "$RUN"
-STATE=${STATE:-$(cd "$(dirname "$0")" && pwd)/state}  # the copy keep_state.sh commits, for a new machine
+STATE=${STATE:-$HERE/state/$NAME}               # the copy keep_state.sh commits, for a new machine
+if [[ $NAME == run3 && ! -d $RUN/init/params ]]; then
+    # run 2's params from its zoo archive as committed when it shipped (a later model under the same name does
+    # not change where run 3 starts)
+    git -C "$HERE" show "a8bfa9a:zoo/models/scifar-s4d-265k/scifar-s4d-265k.zip" > "$RUN/run2.zip"
+    unzip -q -o "$RUN/run2.zip" 'params/*' -d "$RUN/init"
+    rm "$RUN/run2.zip"
+fi
 if [[ ! -d $RUN/work && -d $STATE/work ]]; then
     cp -a "$STATE/work" "$RUN/work"
     [[ -d $STATE/epochs ]] && cp -a "$STATE/epochs" "$RUN/epochs"
