@@ -57,7 +57,7 @@ def val_at_decay(records: list[dict], planned: int, warmup: int, t: float) -> fl
 
 
 def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
-         compare: tuple[str, list[dict], int] | None = None, warmup: int = 1) -> None:
+         compare: tuple[str, list[dict], int] | None = None, warmup: int = 1, start: float | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -72,6 +72,8 @@ def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
         name, others, _ = compare
         acc.plot([r["epoch"] for r in others], [100 * r["val_accuracy"] for r in others], ".--", color="gray",
                  alpha=0.7, label=f"validation, {name}")
+    if start is not None:  # a run from trained weights (--init-from): where it began, on validation
+        acc.axhline(start, color="C1", ls="-.", lw=1, label=f"validation of the starting point: {start:.2f} %")
     acc.axhline(PAPER_FLOAT, color="gray", ls="--", lw=1, label=f"paper, float test: {PAPER_FLOAT:.1f} %")
     acc.axhline(PAPER_FIXED, color="gray", ls=":", lw=1, label=f"paper, QAFT fixed point test: {PAPER_FIXED:.2f} %")
     acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
@@ -111,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-epochs", type=int, default=None,
                         help="the other run's planned epochs (with --epochs: the panel against the decay done)")
     parser.add_argument("--warmup", type=int, default=1, help="warm-up epochs of both runs")
+    parser.add_argument("--start", type=float, default=None, metavar="PERCENT",
+                        help="validation accuracy of the weights the run started from (--init-from), drawn as a line")
     args = parser.parse_args(argv)
     try:
         records = read_metrics(args.metrics)
@@ -124,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    plot(records, args.out, args.title, args.epochs, compare, args.warmup)
+    plot(records, args.out, args.title, args.epochs, compare, args.warmup, args.start)
     best = max(records, key=lambda r: r["val_accuracy"])
     print(f"{len(records)} epochs; best validation {100 * best['val_accuracy']:.2f} % at epoch {best['epoch']}; "
           f"wrote {args.out}")
