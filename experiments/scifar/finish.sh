@@ -13,7 +13,7 @@
 #      where the last one stopped. METHOD=ptq stops after PTQ (about 25 min instead of about 2 h here) and
 #      exports the PTQ model: for a session too short for QAFT, or a model whose PTQ already meets its goal
 #      (for a QAFT pass after it, move results/NAME/quantize.json and compile.json aside first)
-#   3. the Loihi 2 mapping and a Lava simulation of 2 shipped test images of the export, bit for bit
+#   3. the Loihi 2 mapping and a Lava simulation of the first 2 test images of the export, bit for bit
 set -euo pipefail
 
 NAME=${1:-run3}                                 # run2 or run3, as for resume.sh
@@ -34,7 +34,7 @@ fi
 last=$(tail -n 1 "$RUN/work/metrics.jsonl" | "$PY" -c "import json, sys; print(json.load(sys.stdin)['epoch'])")
 planned=$("$PY" -c "import json; print(json.load(open('$RUN/work/train_config.json'))['train_config']['epochs'])")
 if [[ $last != "$planned" ]]; then
-    echo "the run has finished $last of $planned epochs; resume it with experiments/scifar/resume.sh" >&2
+    echo "the run has finished $last of $planned epochs; resume it with experiments/scifar/resume.sh $NAME" >&2
     exit 2
 fi
 mkdir -p "$OUT" "$HERE"

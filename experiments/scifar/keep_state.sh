@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Copy the running sCIFAR run's resumable state into the repository (experiments/scifar/state/NAME/work), so that a
-# session on a new machine can continue it: the run directory lives outside git and went with its machine once
+# Copy a running sCIFAR run's resumable state into the repository (experiments/scifar/state/NAME/work), so that
+# a session on a new machine can continue it: the run directory lives outside git and went with its machine once
 # (run1.md). resume.sh seeds a missing run directory from this copy. Run it, then commit the copy.
 #
 # The state is the training workdir: the best and the latest epoch checkpoint, the newest mid-epoch checkpoint
