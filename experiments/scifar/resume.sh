@@ -18,7 +18,9 @@ run2)  # 40 epochs from a random init, 2026-11-26 to 27 (README, "Run 2")
 run3)  # a warm restart from run 2's model as the zoo shipped it (README, "Run 3")
     RUN=${RUN:-/work/runs/scifar-265k-run3}
     CODE_COMMIT=${CODE_COMMIT:-a8bfa9a}
-    ARGS=(--epochs 30 --lr 0.005 --ssm-lr 0.0005 --seed 1 --init-from "$RUN/init/params") ;;
+    # where the starting params are unpacked: part of the run's settings, so a resume must name the same path
+    INIT_DIR=${INIT_DIR:-/work/runs/scifar-265k-run3/init}
+    ARGS=(--epochs 30 --lr 0.005 --ssm-lr 0.0005 --seed 1 --init-from "$INIT_DIR/params") ;;
 *)
     echo "usage: resume.sh [run2|run3]" >&2
     exit 2 ;;
@@ -43,12 +45,13 @@ if [[ ! -d $CODE ]]; then
 fi
 mkdir -p "$RUN"
 STATE=${STATE:-$HERE/state/$NAME}               # the copy keep_state.sh commits, for a new machine
-if [[ $NAME == run3 && ! -d $RUN/init/params ]]; then
+if [[ $NAME == run3 && ! -d $INIT_DIR/params ]]; then
     # run 2's params from its zoo archive as committed when it shipped (a later model under the same name does
     # not change where run 3 starts)
-    git -C "$HERE" show "a8bfa9a:zoo/models/scifar-s4d-265k/scifar-s4d-265k.zip" > "$RUN/run2.zip"
-    unzip -q -o "$RUN/run2.zip" 'params/*' -d "$RUN/init"
-    rm "$RUN/run2.zip"
+    mkdir -p "$INIT_DIR"
+    git -C "$HERE" show "a8bfa9a:zoo/models/scifar-s4d-265k/scifar-s4d-265k.zip" > "$INIT_DIR/run2.zip"
+    unzip -q -o "$INIT_DIR/run2.zip" 'params/*' -d "$INIT_DIR"
+    rm "$INIT_DIR/run2.zip"
 fi
 if [[ ! -d $RUN/work && -d $STATE/work ]]; then
     cp -a "$STATE/work" "$RUN/work"
