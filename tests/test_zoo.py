@@ -37,8 +37,7 @@ SHIPPED = [e for e in REGISTRY.entries if e.archive is not None]
 def test_registry_has_the_three_models_and_each_row_is_whole():
     assert {"smnist-s4d-67k", "psmnist-s4d-67k", "scifar-s4d-265k"} <= set(REGISTRY.names)
     assert REGISTRY.get("psmnist-s4d-67k").permutation_seed is not None
-    for entry in REGISTRY.entries:
-        entry.check_available()  # an available row names its archive, checksum and size, and its goal or a reason
+    for entry in REGISTRY.entries:  # loading checked each available row's checksum, size and goal or reason
         assert (entry.status == "available") == (entry.archive is not None), entry.name
 
 

@@ -49,13 +49,11 @@ if [[ ! -d $OUT/params ]]; then
     nice -n 19 "$PY" experiments/export_run.py "$SOURCE" --out "$OUT/params" --modes conv
 fi
 [[ -e $HERE/quantize.json ]] || rm -rf "$OUT/export" "$OUT/qaft"  # this script's own output of an interrupted run
-if [[ $METHOD == ptq ]]; then
-    step "$HERE/quantize.json" "$S4D" quantize "$OUT/params" --method ptq --calib 256 --out "$OUT/export" --json
-else
-    step "$HERE/quantize.json" "$S4D" quantize "$OUT/params" --method qaft --calib 256 --epochs 1 \
-        --train-limit 1600 --val-limit 1000 --batch-size 16 --learning-rate 1e-4 --qaft-workdir "$OUT/qaft-work" \
-        --checkpoint-every-min 5 --out "$OUT/export" --save-params "$OUT/qaft" --json
-fi
+qaft=()  # QAFT's own settings (s4d quantize refuses a METHOD other than ptq and qaft)
+[[ $METHOD == qaft ]] && qaft=(--epochs 1 --train-limit 1600 --val-limit 1000 --batch-size 16 --learning-rate 1e-4
+                               --qaft-workdir "$OUT/qaft-work" --checkpoint-every-min 5 --save-params "$OUT/qaft")
+step "$HERE/quantize.json" "$S4D" quantize "$OUT/params" --method "$METHOD" --calib 256 "${qaft[@]}" \
+    --out "$OUT/export" --json
 step "$HERE/compile.json" "$S4D" compile "$OUT/export" --simulate 2 --json
 
 "$PY" - "$OUT" "$HERE" "$RUN" <<'EOF'
