@@ -5,14 +5,14 @@ each slice carries the rows of every synapse group feeding it. Slices are packed
 which keeps consecutive layers on neighbouring cores); a core is full when a capacity (neurons, synaptic or
 total memory) or the objective's cap on its step work (`CoreLoad.work`, neuron ops) would break:
 
-- "latency" (default): the calibrated per-core budget `CORE_BUDGET_NEURON_OPS`, the paper's spread: the
+- "latency" (default): the calibrated per-core budget (`Limits.budget_neuron_ops`), the paper's spread: the
   busiest core sets the step time, so no core gets more work than the budget; if that needs more chips than
   memory does, the model is spread evenly over the cores of those chips instead (chip links are slow);
 - "cores": no work cap, every core filled up to memory (fewest cores, longest step);
 - a forced count (`cores=N`): the smallest work cap whose packing needs at most N cores (binary search).
 
-Cores fill chips in order, `CORES_PER_CHIP` each. A model that cannot be mapped raises MappingError naming the
-node (and its layer), the resource and the shortfall.
+Cores fill chips in order, `Limits.cores_per_chip` each (Loihi 2's by default). A model that cannot be mapped
+raises MappingError naming the node (and its layer), the resource and the shortfall.
 """
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ class Allocation:
     cores: tuple[Core, ...]
     chips: int
     work_cap: float | None  # neuron-op cap per core the packing used (None: memory only)
+    limits: rs.Limits  # the hardware it was packed for
 
     @property
     def synaptic_memory_bytes(self) -> int:
@@ -127,8 +128,8 @@ def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return {k: a.get(k, 0) + b[k] for k in b}
 
 
-def _fits(load: rs.CoreLoad, cap: float | None) -> bool:
-    return load.fits() and (cap is None or load.work() <= cap)
+def _fits(load: rs.CoreLoad, cap: float | None, limits: rs.Limits) -> bool:
+    return limits.shortfall(load) is None and (cap is None or load.work() <= cap)
 
 
 class _OverBudget(Exception):
@@ -139,7 +140,7 @@ class _CapTooLow(Exception):
     pass
 
 
-def _pack(costs: list[_NodeCosts], cap: float | None,
+def _pack(costs: list[_NodeCosts], cap: float | None, limits: rs.Limits,
           max_cores: int | None = None) -> list[tuple[list[Slice], rs.CoreLoad]]:
     """Next-fit packing; raises _OverBudget as soon as more than `max_cores` cores would be needed."""
     cores: list[tuple[list[Slice], rs.CoreLoad]] = []
@@ -151,13 +152,13 @@ def _pack(costs: list[_NodeCosts], cap: float | None,
             lo, hi = 0, cost.size - start  # largest k with the slice [start, start+k) fitting
             while lo < hi:
                 mid = (lo + hi + 1) // 2
-                if _fits(_as_load(_add(totals, cost.load(start, start + mid))), cap):
+                if _fits(_as_load(_add(totals, cost.load(start, start + mid))), cap, limits):
                     lo = mid
                 else:
                     hi = mid - 1
             if lo == 0:
                 if not slices:
-                    _refuse(cost, start)
+                    _refuse(cost, start, limits)
                 cores.append((slices, _as_load(totals)))
                 if max_cores is not None and len(cores) >= max_cores:
                     raise _OverBudget
@@ -172,8 +173,8 @@ def _pack(costs: list[_NodeCosts], cap: float | None,
     return cores
 
 
-def _refuse(cost: _NodeCosts, start: int) -> None:
-    broken = rs.shortfall(_as_load(cost.load(start, start + 1)))
+def _refuse(cost: _NodeCosts, start: int, limits: rs.Limits) -> None:
+    broken = limits.shortfall(_as_load(cost.load(start, start + 1)))
     if broken is None:  # only the work cap is exceeded; the caller raises the cap
         raise _CapTooLow
     resource, needed, limit = broken
@@ -182,29 +183,31 @@ def _refuse(cost: _NodeCosts, start: int) -> None:
 
 
 def allocate(graph: Graph, objective: str = "latency", max_chips: int = rs.MAX_CHIPS,
-             cores: int | None = None) -> Allocation:
-    """Map every neuron node of `graph` (with its incoming synapses) onto neurocores and chips."""
+             cores: int | None = None, limits: rs.Limits | None = None) -> Allocation:
+    """Map every neuron node of `graph` (with its incoming synapses) onto neurocores and chips of `limits`
+    (default `resources.LOIHI2`, looked up at call time)."""
+    limits = rs.LOIHI2 if limits is None else limits
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
     costs = [_NodeCosts(graph, node) for node in graph.nodes if isinstance(node, PLACED)]
-    fewest = _pack(costs, None)
-    _check_chips(fewest, max_chips, None)  # too large for the chips whatever the objective
+    fewest = _pack(costs, None, limits)
+    _check_chips(fewest, max_chips, None, limits)  # too large for the chips whatever the objective
     if cores is not None:
         if cores < len(fewest):
             raise MappingError(f"--cores {cores} is too few: the model's memory needs at least {len(fewest)} "
                                f"neurocores")
-        cap, packed = _spread(costs, cores, fewest)
+        cap, packed = _spread(costs, cores, fewest, limits)
         objective = f"{cores} cores"
     elif objective == "latency":
-        cap = max(float(rs.CORE_BUDGET_NEURON_OPS), _heaviest_neuron(costs))
-        packed = _pack(costs, cap)
-        chips = -(-len(fewest) // rs.CORES_PER_CHIP)
-        if len(packed) > chips * rs.CORES_PER_CHIP:  # chip links are slow: spread over the chips memory needs
-            cap, packed = _spread(costs, chips * rs.CORES_PER_CHIP, fewest)
+        cap = max(float(limits.budget_neuron_ops), _heaviest_neuron(costs))
+        packed = _pack(costs, cap, limits)
+        chips = -(-len(fewest) // limits.cores_per_chip)
+        if len(packed) > chips * limits.cores_per_chip:  # chip links are slow: spread over the chips memory needs
+            cap, packed = _spread(costs, chips * limits.cores_per_chip, fewest, limits)
     else:
         cap, packed = None, fewest
-    _check_chips(packed, max_chips, cap)
-    return _finish(objective, packed, cap)
+    _check_chips(packed, max_chips, cap, limits)
+    return _finish(objective, packed, cap, limits)
 
 
 def _heaviest_neuron(costs: list[_NodeCosts]) -> float:
@@ -212,7 +215,7 @@ def _heaviest_neuron(costs: list[_NodeCosts]) -> float:
     return max(c.heaviest for c in costs)
 
 
-def _spread(costs, budget: int, fewest) -> tuple[float, list]:
+def _spread(costs, budget: int, fewest, limits: rs.Limits) -> tuple[float, list]:
     """Smallest per-core work cap whose packing uses at most `budget` cores (binary search to 1 %)."""
     loads = [load for _, load in fewest]
     lo = max(sum(x.work() for x in loads) / budget, _heaviest_neuron(costs))
@@ -223,7 +226,7 @@ def _spread(costs, budget: int, fewest) -> tuple[float, list]:
     cap = lo
     while hi - lo > 0.01 * hi:
         try:
-            packed = _pack(costs, cap, max_cores=budget)
+            packed = _pack(costs, cap, limits, max_cores=budget)
         except (_CapTooLow, _OverBudget):
             lo = cap
         else:
@@ -232,24 +235,24 @@ def _spread(costs, budget: int, fewest) -> tuple[float, list]:
     return best_cap, best
 
 
-def _binding(load: rs.CoreLoad, cap: float | None) -> str:
+def _binding(load: rs.CoreLoad, cap: float | None, limits: rs.Limits) -> str:
     """The resource closest to its limit on a core: what made the packing open the next core."""
-    use = {"neurons": load.neurons / rs.MAX_NEURONS_PER_CORE,
-           "synaptic memory": load.synaptic_bytes / rs.SYNAPTIC_MEMORY_BYTES,
-           "core memory": load.memory_bytes / rs.CORE_MEMORY_BYTES}
+    use = {"neurons": load.neurons / limits.neurons_per_core,
+           "synaptic memory": load.synaptic_bytes / limits.synaptic_memory_bytes,
+           "core memory": load.memory_bytes / limits.core_memory_bytes}
     if cap is not None:
         use[f"neuron-update budget ({cap:,.0f} ops/step)"] = load.work() / cap
     return max(use, key=use.get)
 
 
-def _check_chips(packed, max_chips: int, cap: float | None) -> None:
-    limit = max_chips * rs.CORES_PER_CHIP
+def _check_chips(packed, max_chips: int, cap: float | None, limits: rs.Limits) -> None:
+    limit = max_chips * limits.cores_per_chip
     if len(packed) <= limit:
         return
     slices, load = packed[limit]
     first = slices[0].node
     beyond = {s.node for sl, _ in packed[limit:] for s in sl}
-    resource = _binding(load, cap)
+    resource = _binding(load, cap, limits)
     hint = " (or pack with --objective cores)" if cap is not None else ""
     raise MappingError(
         f"model needs {len(packed)} neurocores, {len(packed) - limit} more than the {limit} of {max_chips} "
@@ -257,7 +260,7 @@ def _check_chips(packed, max_chips: int, cap: float | None) -> None:
         f"{resource}; allow more chips with --max-chips{hint}")
 
 
-def _finish(objective: str, packed, cap: float | None) -> Allocation:
-    cores = tuple(Core(i, i // rs.CORES_PER_CHIP, tuple(slices), load) for i, (slices, load) in enumerate(packed))
+def _finish(objective: str, packed, cap: float | None, limits: rs.Limits) -> Allocation:
+    cores = tuple(Core(i, i // limits.cores_per_chip, tuple(slices), load) for i, (slices, load) in enumerate(packed))
     chips = max((c.chip for c in cores), default=0) + 1
-    return Allocation(objective, cores, chips, cap)
+    return Allocation(objective, cores, chips, cap, limits)

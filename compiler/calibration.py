@@ -12,8 +12,8 @@ model over one chip's 120 (+8.1 %) instead of paying for chip links.
 """
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
-from unittest import mock
 
 from compiler import resources as rs
 from compiler.allocate import allocate
@@ -35,8 +35,8 @@ def paper_graph(d_model: int, d_state: int, n_layers: int = 4) -> Graph:
 
 def cores_at_budget(graph: Graph, budget: int) -> int:
     """Neurocores the budget alone asks for (chips unbounded, so nothing is spread back onto fewer chips)."""
-    with mock.patch.object(rs, "CORE_BUDGET_NEURON_OPS", budget), mock.patch.object(rs, "CORES_PER_CHIP", 1 << 30):
-        return len(allocate(graph, "latency").cores)
+    limits = dataclasses.replace(rs.LOIHI2, budget_neuron_ops=budget, cores_per_chip=1 << 30)
+    return len(allocate(graph, "latency", limits=limits).cores)
 
 
 def fit_budget(target: int = PAPER_CORES["s4d-67k"][1]) -> int:
@@ -62,7 +62,7 @@ def paper_comparison() -> list[dict]:
         alloc = allocate(graph, "latency")
         ours = len(alloc.cores)
         rows.append({"model": model, "d_model": h, "d_state": n, "paper_neurocores": paper, "neurocores": ours,
-                     "chips": alloc.chips, "neurocores_at_budget": cores_at_budget(graph, rs.CORE_BUDGET_NEURON_OPS),
+                     "chips": alloc.chips, "neurocores_at_budget": cores_at_budget(graph, rs.LOIHI2.budget_neuron_ops),
                      "how": "calibration" if model == "s4d-67k" else "prediction",
                      "error_percent": round(100 * (ours - paper) / paper, 1)})
     return rows

@@ -41,14 +41,15 @@ class Compiled:
 
 
 def compile_graph(graph: Graph, mode: str = "pipelined", objective: str = "latency",
-                  max_chips: int = rs.MAX_CHIPS, cores: int | None = None, rates: dict | None = None) -> Compiled:
-    """Passes, allocation, schedule, traffic at `rates` (measured activity, per neuron from
-    `activity.measure` or per node; None = every value non-zero)."""
+                  max_chips: int = rs.MAX_CHIPS, cores: int | None = None, rates: dict | None = None,
+                  limits: rs.Limits | None = None) -> Compiled:
+    """Passes, allocation (on `limits`, default Loihi 2), schedule, traffic at `rates` (measured activity, per
+    neuron from `activity.measure` or per node; None = every value non-zero)."""
     start = time.perf_counter()
     graph, info = run_all(graph)
     rates = node_rates(rates, graph)
     sched = schedule(graph, mode)
-    alloc = allocate(graph, objective, max_chips, cores)
+    alloc = allocate(graph, objective, max_chips, cores, limits)
     load = traffic(graph, alloc, rates)
     est = estimate(load, sched, len(alloc.cores))
     return Compiled(graph, info, alloc, sched, load, est, rates, time.perf_counter() - start)
@@ -114,7 +115,7 @@ def sweep(graph: Graph, mode: str = "pipelined", rates: dict | None = None, max_
     latency = allocate(graph, "latency", max_chips)
     default = len(latency.cores)
     neurons = sum(n.size for n in graph.nodes if isinstance(n, PLACED))
-    top = max(fewest, min(latency.chips * rs.CORES_PER_CHIP, neurons))
+    top = max(fewest, min(latency.chips * latency.limits.cores_per_chip, neurons))
     counts = sorted({int(round(x)) for x in np.geomspace(fewest, top, points)} | {default})
     rows = []
     for n in counts:
@@ -170,7 +171,8 @@ def format_report(c: Compiled, result: dict) -> str:
                      f"C = 0: never heard): " + ", ".join(f"{k} {v:,}" for k, v in silent.items()))
     lines.append("")
     cap = result["core_work_cap_neuron_ops"]
-    lines.append(f"neurocores {result['neurocores']} on {result['chips']} chip(s) ({rs.CORES_PER_CHIP} per chip), "
+    per_chip = c.allocation.limits.cores_per_chip
+    lines.append(f"neurocores {result['neurocores']} on {result['chips']} chip(s) ({per_chip} per chip), "
                  f"objective {result['objective']}" + (f", at most {cap:,} neuron ops per core per step" if cap else "")
                  + f"; synaptic memory {result['synaptic_memory_bytes']:,} bytes")
     m = result["messages_per_token"]

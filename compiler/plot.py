@@ -6,7 +6,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from compiler import resources as rs
 from compiler.allocate import Allocation
 from compiler.ir import layer_of
 
@@ -63,8 +62,9 @@ def _per_core_panels(allocation: Allocation, work_ax, memory_ax) -> None:
     for ax, amount, limit, limit_label, unit in (
             (work_ax, lambda load: load.neuron_ops, allocation.work_cap,
              "per-core work budget (--objective latency)", "neuron ops per step"),
-            (memory_ax, lambda load: load.memory_bytes / 1024, rs.CORE_MEMORY_BYTES / 1024,
-             "core memory (192 KiB)", "memory (KiB): state + synapses + routing")):
+            (memory_ax, lambda load: load.memory_bytes / 1024, allocation.limits.core_memory_bytes / 1024,
+             f"core memory ({allocation.limits.core_memory_bytes / 1024:g} KiB)",
+             "memory (KiB): state + synapses + routing")):
         stacks = per_core_by_layer(allocation, amount)
         bottom = [0.0] * len(index)
         for layer, height in stacks.items():

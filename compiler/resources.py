@@ -184,18 +184,32 @@ class CoreLoad:
         bounded here by memory."""
         return float(self.neuron_ops)
 
-    def fits(self) -> bool:
-        return shortfall(self) is None
+
+@dataclass(frozen=True)
+class Limits:
+    """What the allocator packs against: a core's capacities, the calibrated step-work budget and the cores a
+    chip offers. `LOIHI2` holds the constants above; the calibration and the tests ask what-if questions with
+    `dataclasses.replace(LOIHI2, ...)` instead of rebinding the constants."""
+
+    neurons_per_core: int
+    synaptic_memory_bytes: int
+    core_memory_bytes: int
+    budget_neuron_ops: int
+    cores_per_chip: int
+
+    def shortfall(self, load: CoreLoad) -> tuple[str, int, int] | None:
+        """(resource, needed, limit) of the first capacity a core load breaks, or None."""
+        for resource, needed, limit in (("neurons", load.neurons, self.neurons_per_core),
+                                        ("synaptic memory bytes", load.synaptic_bytes, self.synaptic_memory_bytes),
+                                        ("core memory bytes", load.memory_bytes, self.core_memory_bytes)):
+            if needed > limit:
+                return resource, needed, limit
+        return None
 
 
-def shortfall(load: CoreLoad) -> tuple[str, int, int] | None:
-    """(resource, needed, limit) of the first capacity a core load breaks, or None."""
-    for resource, needed, limit in (("neurons", load.neurons, MAX_NEURONS_PER_CORE),
-                                    ("synaptic memory bytes", load.synaptic_bytes, SYNAPTIC_MEMORY_BYTES),
-                                    ("core memory bytes", load.memory_bytes, CORE_MEMORY_BYTES)):
-        if needed > limit:
-            return resource, needed, limit
-    return None
+LOIHI2 = Limits(neurons_per_core=MAX_NEURONS_PER_CORE, synaptic_memory_bytes=SYNAPTIC_MEMORY_BYTES,
+                core_memory_bytes=CORE_MEMORY_BYTES, budget_neuron_ops=CORE_BUDGET_NEURON_OPS,
+                cores_per_chip=CORES_PER_CHIP)
 
 
 @dataclass(frozen=True)
@@ -220,9 +234,10 @@ def step_ns(cores: list[CoreTraffic], bound: int) -> float:
     return max((c.busy_ns(bound) for c in cores), default=0.0) + BARRIER_NS[bound]
 
 
-def hops(a, b):
-    """Mesh hops between cores a and b (ints or arrays) of one chip laid out row by row, MESH_WIDTH per row."""
-    a, b = a % CORES_PER_CHIP, b % CORES_PER_CHIP
+def hops(a, b, cores_per_chip: int):
+    """Mesh hops between cores a and b (ints or arrays, numbered across chips) of one chip laid out row by row,
+    MESH_WIDTH per row."""
+    a, b = a % cores_per_chip, b % cores_per_chip
     return np.abs(a // MESH_WIDTH - b // MESH_WIDTH) + np.abs(a % MESH_WIDTH - b % MESH_WIDTH)
 
 

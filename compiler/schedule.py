@@ -6,8 +6,8 @@ entered and leaves after `depth` steps.
 - pipelined: a new token every step; token k is at node n in step k + hop(n). Throughput 1 token/step.
 - fall-through: token k enters at step k·depth, after token k−1 has left; throughput 1/depth tokens/step.
 
-Stateful neurons update only in the steps that carry a token for them (`active`), so neither the pipeline's
-filling nor the idle steps of fall-through touch their state.
+Stateful neurons update only in the steps that carry a token for them (`token_at`), so neither the pipeline's
+filling nor the idle steps of fall-through touch their state; the Lava process models apply the same rule.
 """
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ from dataclasses import dataclass
 from compiler.ir import Graph
 
 MODES = ("pipelined", "fall-through")
+
+
+def token_at(step: int, hop: int, period: int) -> int | None:
+    """Index of the token a node `hop` synaptic steps downstream of the input works on in 0-based step `step`,
+    or None in an idle step: token k enters in step k·period and reaches the node in step k·period + hop."""
+    offset = step - hop
+    if offset < 0 or offset % period:
+        return None
+    return offset // period
 
 
 @dataclass(frozen=True)
@@ -44,11 +53,6 @@ class Schedule:
     def entry_step(self, token: int) -> int:
         """0-based step at which token `token` enters."""
         return token * self.period
-
-    def active(self, node: str, step: int, tokens: int) -> bool:
-        """Whether `node` works on a token in 0-based step `step` (for stateful neurons)."""
-        offset = step - self.hops[node]
-        return offset >= 0 and offset % self.period == 0 and offset // self.period < tokens
 
     def output_step(self, token: int) -> int:
         return self.entry_step(token) + self.depth

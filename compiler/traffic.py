@@ -88,7 +88,8 @@ def traffic(graph: Graph, alloc: Allocation, rates: dict | None = None) -> Traff
             np.add.at(q[3, :, hops[node.name]], src_core, off_core.sum(axis=1) * rate)
             np.add.at(q[4, :, hops[node.name]], src_core, off_chip.sum(axis=1) * rate)
     local = float(np.trace(matrix))
-    distance = rs.hops(np.arange(n_cores)[:, None], np.arange(n_cores)[None, :]) * (chip[:, None] == chip[None, :])
+    index = np.arange(n_cores)
+    distance = rs.hops(index[:, None], index[None, :], alloc.limits.cores_per_chip) * (chip[:, None] == chip[None, :])
     return Traffic(q, local, float(matrix.sum() - local), float(q[4].sum()), float((matrix * distance).sum()))
 
 

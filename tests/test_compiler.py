@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from compiler.frontend import from_network
 from compiler.ir import Graded, Graph, S4DStates, graph_from_dict
 from compiler.passes import WidthError, check_widths, drop_silent_modes, drop_zero_synapses, fuse_parallel_groups, run_all
 from compiler.pipeline import compile_graph, layer_table, summary
-from compiler.schedule import schedule
+from compiler.schedule import schedule, token_at
 from compiler.synthetic import random_network, with_silent_modes
 
 
@@ -168,8 +167,10 @@ def test_schedules_follow_the_depth():
     pipe, fall = schedule(graph, "pipelined"), schedule(graph, "fall-through")
     assert pipe.latency_steps == fall.latency_steps == graph.depth() == 14
     assert pipe.tokens_per_step == 1.0 and fall.tokens_per_step == pytest.approx(1 / 14)
-    assert [pipe.active("x.0", t, 3) for t in range(6)] == [False, False, True, True, True, False]
-    assert [t for t in range(60) if fall.active("x.0", t, 3)] == [2, 16, 30]
+    # the rule the Lava neurons follow: x.0, two synaptic steps in, works on token k in step k·period + 2
+    assert [token_at(t, pipe.hops["x.0"], pipe.period) for t in range(5)] == [None, None, 0, 1, 2]
+    assert [(t, token_at(t, fall.hops["x.0"], fall.period)) for t in range(31)
+            if token_at(t, fall.hops["x.0"], fall.period) is not None] == [(2, 0), (16, 1), (30, 2)]
     with pytest.raises(ValueError, match="unknown mode"):
         schedule(graph, "bursty")
 
@@ -179,15 +180,16 @@ def _check_allocation(graph: Graph, alloc) -> None:
     covered = {name: np.zeros(size, int) for name, size in placed.items()}
     for core in alloc.cores:
         load = core.load
-        assert load.neurons <= rs.MAX_NEURONS_PER_CORE
-        assert load.synaptic_bytes <= rs.SYNAPTIC_MEMORY_BYTES
-        assert load.memory_bytes <= rs.CORE_MEMORY_BYTES
+        assert alloc.limits.shortfall(load) is None
+        assert load.neurons <= alloc.limits.neurons_per_core
+        assert load.synaptic_bytes <= alloc.limits.synaptic_memory_bytes
+        assert load.memory_bytes <= alloc.limits.core_memory_bytes
         assert load.neurons == sum(s.neurons for s in core.slices)
-        assert core.chip == core.index // rs.CORES_PER_CHIP
+        assert core.chip == core.index // alloc.limits.cores_per_chip
         for s in core.slices:
             covered[s.node][s.start:s.stop] += 1
     assert all((c == 1).all() for c in covered.values())  # every neuron placed exactly once
-    assert alloc.chips == -(-len(alloc.cores) // rs.CORES_PER_CHIP)
+    assert alloc.chips == -(-len(alloc.cores) // alloc.limits.cores_per_chip)
 
 
 @settings(max_examples=25, deadline=None)
@@ -200,45 +202,44 @@ def test_allocation_respects_every_limit(d_model, modes, n_layers, d_input, n_cl
     graph, _ = run_all(small_graph(d_input=d_input, d_model=d_model, d_state=2 * modes, n_layers=n_layers,
                                    n_classes=n_classes, seed=seed))
     # shrink the core so that random small models need many cores and every limit binds somewhere
-    with mock.patch.multiple(rs, MAX_NEURONS_PER_CORE=neurons, SYNAPTIC_MEMORY_BYTES=synaptic,
-                             CORE_MEMORY_BYTES=synaptic + extra, CORES_PER_CHIP=8, CORE_BUDGET_NEURON_OPS=budget):
-        try:
-            fewest = allocate(graph, "cores")
-        except MappingError as err:
-            assert "cannot be mapped: one neuron needs" in str(err)
-            return
-        _check_allocation(graph, fewest)
-        spread = allocate(graph, "latency")
-        _check_allocation(graph, spread)
-        assert len(fewest.cores) <= len(spread.cores)
-        assert all(c.load.work() <= spread.work_cap for c in spread.cores)
-        # the calibrated budget holds unless it would need more chips than memory does
-        assert spread.work_cap <= max(budget, 24) or spread.chips == fewest.chips
-        forced = allocate(graph, cores=len(fewest.cores) + 3)
-        _check_allocation(graph, forced)
-        assert len(forced.cores) <= len(fewest.cores) + 3
-        busiest = lambda a: max(c.load.work() for c in a.cores)  # noqa: E731
-        assert busiest(forced) <= busiest(fewest)
+    limits = rs.Limits(neurons_per_core=neurons, synaptic_memory_bytes=synaptic, core_memory_bytes=synaptic + extra,
+                       budget_neuron_ops=budget, cores_per_chip=8)
+    try:
+        fewest = allocate(graph, "cores", limits=limits)
+    except MappingError as err:
+        assert "cannot be mapped: one neuron needs" in str(err)
+        return
+    _check_allocation(graph, fewest)
+    spread = allocate(graph, "latency", limits=limits)
+    _check_allocation(graph, spread)
+    assert len(fewest.cores) <= len(spread.cores)
+    assert all(c.load.work() <= spread.work_cap for c in spread.cores)
+    # the calibrated budget holds unless it would need more chips than memory does
+    assert spread.work_cap <= max(budget, 24) or spread.chips == fewest.chips
+    forced = allocate(graph, cores=len(fewest.cores) + 3, limits=limits)
+    _check_allocation(graph, forced)
+    assert len(forced.cores) <= len(fewest.cores) + 3
+    busiest = lambda a: max(c.load.work() for c in a.cores)  # noqa: E731
+    assert busiest(forced) <= busiest(fewest)
 
 
 def test_a_model_too_large_for_one_chip_spans_chips_or_is_refused():
     graph, _ = run_all(small_graph(d_model=64, d_state=64, n_layers=4, n_classes=10))
-    with mock.patch.object(rs, "MAX_NEURONS_PER_CORE", 48):  # 8,192 S4D neurons + the rest > 120 cores
-        compiled = compile_graph(graph, objective="cores")
-        _check_allocation(graph, compiled.allocation)
-        assert compiled.allocation.chips == 2 and compiled.traffic.chip_messages > 0
-        with pytest.raises(MappingError, match=r"needs 1\d\d neurocores, \d+ more than the 120 of 1 chip\(s\): "
-                                               r"from node 'x\.\d' \(layer \d\) on, .* bound by neurons"):
-            allocate(graph, "cores", max_chips=1)
+    small_cores = replace(rs.LOIHI2, neurons_per_core=48)  # 8,192 S4D neurons + the rest > 120 cores
+    compiled = compile_graph(graph, objective="cores", limits=small_cores)
+    _check_allocation(graph, compiled.allocation)
+    assert compiled.allocation.chips == 2 and compiled.traffic.chip_messages > 0
+    with pytest.raises(MappingError, match=r"needs 1\d\d neurocores, \d+ more than the 120 of 1 chip\(s\): "
+                                           r"from node 'x\.\d' \(layer \d\) on, .* bound by neurons"):
+        allocate(graph, "cores", max_chips=1, limits=small_cores)
 
 
 def test_a_neuron_larger_than_a_core_is_refused_naming_node_resource_and_shortfall():
     graph, _ = run_all(small_graph(d_model=16, d_state=4, n_layers=1))
     # a ReLU neuron stores 2 + 2 sparse C synapses and 1 D synapse of 3 bytes each: 15 bytes
-    with mock.patch.object(rs, "SYNAPTIC_MEMORY_BYTES", 12):
-        with pytest.raises(MappingError, match=r"node 'y.0' \(layer 0\) cannot be mapped: one neuron needs 15 "
-                                               r"synaptic memory bytes, 3 more than the 12 a neurocore has"):
-            allocate(graph, "cores")
+    with pytest.raises(MappingError, match=r"node 'y.0' \(layer 0\) cannot be mapped: one neuron needs 15 "
+                                           r"synaptic memory bytes, 3 more than the 12 a neurocore has"):
+        allocate(graph, "cores", limits=replace(rs.LOIHI2, synaptic_memory_bytes=12))
     with pytest.raises(ValueError, match="unknown objective"):
         allocate(graph, "area")
     with pytest.raises(MappingError, match=r"--cores 0 is too few"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from unittest import mock
 
 import numpy as np
@@ -66,23 +67,23 @@ def _two_layer_graph(second_group: bool) -> Graph:
 
 
 def test_traffic_counts_each_message_once_per_destination_core():
-    with mock.patch.multiple(rs, MAX_NEURONS_PER_CORE=3, CORES_PER_CHIP=2):
-        for second in (False, True):
-            graph, _ = run_all(_two_layer_graph(second))
-            alloc = allocate(graph, "cores")
-            # A: neurons 0-2 on core 0, 3 on core 1; B: 0-1 on core 1, 2-4 on core 2, 5 on core 3
-            assert [[(s.node, s.start, s.stop) for s in c.slices] for c in alloc.cores] == [
-                [("A", 0, 3)], [("A", 3, 4), ("B", 0, 2)], [("B", 2, 5)], [("B", 5, 6)]]
-            t = traffic(graph, alloc, {("A", "out"): 1.0})
-            # every A neuron reaches cores 1, 2, 3 once, however many groups or target neurons there
-            assert t.messages == 4 * 3
-            assert t.local_messages == 1  # A neuron 3 shares core 1 with B 0-1
-            assert t.mesh_messages == 11
-            assert t.chip_messages == 3 * 2 + 1 * 2  # chip 0 = cores 0, 1; chip 1 = cores 2, 3
-            assert t.hop_messages == 3  # A 0-2 to core 1: one mesh hop each; chip crossings use links
-            assert t.total("synaptic_ops") == 4 + 6 * 4 * (2 if second else 1)  # ga at rate 1 + gb (+ gc)
-            half = traffic(graph, alloc, {("A", "out"): 0.5, ("in", "out"): 0.5})
-            assert half.mesh_messages == 5.5 and half.total("synaptic_ops") == t.total("synaptic_ops") / 2
+    tiny = replace(rs.LOIHI2, neurons_per_core=3, cores_per_chip=2)
+    for second in (False, True):
+        graph, _ = run_all(_two_layer_graph(second))
+        alloc = allocate(graph, "cores", limits=tiny)
+        # A: neurons 0-2 on core 0, 3 on core 1; B: 0-1 on core 1, 2-4 on core 2, 5 on core 3
+        assert [[(s.node, s.start, s.stop) for s in c.slices] for c in alloc.cores] == [
+            [("A", 0, 3)], [("A", 3, 4), ("B", 0, 2)], [("B", 2, 5)], [("B", 5, 6)]]
+        t = traffic(graph, alloc, {("A", "out"): 1.0})
+        # every A neuron reaches cores 1, 2, 3 once, however many groups or target neurons there
+        assert t.messages == 4 * 3
+        assert t.local_messages == 1  # A neuron 3 shares core 1 with B 0-1
+        assert t.mesh_messages == 11
+        assert t.chip_messages == 3 * 2 + 1 * 2  # chip 0 = cores 0, 1; chip 1 = cores 2, 3
+        assert t.hop_messages == 3  # A 0-2 to core 1: one mesh hop each; chip crossings use links
+        assert t.total("synaptic_ops") == 4 + 6 * 4 * (2 if second else 1)  # ga at rate 1 + gb (+ gc)
+        half = traffic(graph, alloc, {("A", "out"): 0.5, ("in", "out"): 0.5})
+        assert half.mesh_messages == 5.5 and half.total("synaptic_ops") == t.total("synaptic_ops") / 2
 
 
 def test_zero_activity_gives_zero_mesh_messages_and_synaptic_ops():
@@ -158,7 +159,8 @@ def test_oversize_model_is_refused_with_one_line_and_nothing_written(tmp_path, c
         # chips of 2 cores: the model's memory alone needs more than one
         calibration.paper_comparison.cache_clear()  # cached per process: must not outlive the patch
         try:
-            with mock.patch.object(rs, "CORES_PER_CHIP", 2), mock.patch.object(sys, "argv", argv):
+            with mock.patch.object(rs, "LOIHI2", replace(rs.LOIHI2, cores_per_chip=2)), \
+                    mock.patch.object(sys, "argv", argv):
                 main()
         except SystemExit as done:
             return done.code

@@ -12,19 +12,15 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from compiler import fixed_point as fp
 from compiler.lava.process import FixedFoldedS4D, FixedGraded, FixedReadout, FixedS4D
+from compiler.schedule import token_at
 
 
 def _token(model) -> int | None:
     """Index of the token this neuron group works on in the current step, or None in an idle step.
 
-    Lava counts steps from 1 and the source emits token k in step k·period + 1; a node `hop` synaptic
-    steps downstream sees it in step k·period + 1 + hop.
+    Lava counts steps from 1, the schedule from 0.
     """
-    offset = model.time_step - 1 - int(model.hop[0])
-    period = int(model.period[0])
-    if offset < 0 or offset % period:
-        return None
-    return offset // period
+    return token_at(model.time_step - 1, int(model.hop[0]), int(model.period[0]))
 
 
 def _s4d_update(model) -> fp.Widths:
