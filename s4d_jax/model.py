@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from s4d_jax.config import MODES, ModelConfig
+from s4d_jax.config import MODES, Mode, ModelConfig
 from s4d_jax.layers import S4DLayer
 
 
@@ -44,7 +44,7 @@ class S4DClassifier(nn.Module):
         self.decoder = nn.Dense(cfg.n_classes)
         self.drop = nn.Dropout(self.dropout, broadcast_dims=(1,))  # [B, L, H]: one mask per (sequence, channel)
 
-    def __call__(self, x: jax.Array, mode: str = "conv", train: bool = False) -> jax.Array:
+    def __call__(self, x: jax.Array, mode: Mode = "conv", train: bool = False) -> jax.Array:
         """Logits [B, classes] for inputs [B, L, d_input]; `train` switches dropout on."""
         check_inputs(x, self.config)
         if mode not in MODES:
