@@ -9,8 +9,10 @@ runs' validation accuracy on one axis: the share t of the cosine decay done at t
 
     t = (epoch - warmup) / (planned - warmup),    learning rate = peak · (1 + cos(π t)) / 2,
 
-so two runs of different length are compared where their learning rates are equal. It also prints the other
-run's validation accuracy at this run's last t (linear between the other run's epochs).
+so two runs of different length are compared where their learning rates are equal. Runs with different peaks
+(`--peak`, `--compare-peak`) are placed on the schedule of the higher one: a rate r sits at
+t = arccos(2 r / peak_high - 1) / π there, so a run from half the peak starts at t = 50 %. The script also
+prints the other run's validation accuracy at this run's last position (linear between the other run's epochs).
 
     python experiments/scifar/plot_curve.py /work/runs/scifar-265k-run2/work/metrics.jsonl --epochs 40 \
         --compare experiments/scifar/run1_metrics.jsonl --compare-epochs 24 --out experiments/scifar/curve.png
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -46,18 +49,29 @@ def decay_done(epoch: int, planned: int, warmup: int) -> float:
     return 100 * max(epoch - warmup, 0) / (planned - warmup)
 
 
-def val_at_decay(records: list[dict], planned: int, warmup: int, t: float) -> float | None:
-    """A run's validation accuracy (percent) at decay share t, linear between its epochs; None outside them."""
+def on_schedule(t: float, peak: float, peak_high: float) -> float:
+    """Where decay share t (percent) of a run with `peak` sits on the schedule of the higher peak: the share at
+    which that schedule has the same learning rate."""
+    rate = peak * (1 + math.cos(math.pi * t / 100)) / 2
+    return 100 * math.acos(max(-1.0, min(1.0, 2 * rate / peak_high - 1))) / math.pi
+
+
+def val_at_decay(records: list[dict], planned: int, warmup: int, t: float, peak: float = 1.0,
+                 peak_high: float = 1.0) -> float | None:
+    """A run's validation accuracy (percent) at share t of the `peak_high` schedule, linear between its epochs;
+    None outside them."""
     import numpy as np
 
-    shares = [decay_done(r["epoch"], planned, warmup) for r in records]  # increasing: one record per epoch
+    # increasing: one record per epoch
+    shares = [on_schedule(decay_done(r["epoch"], planned, warmup), peak, peak_high) for r in records]
     if not shares[0] <= t <= shares[-1]:
         return None
     return float(np.interp(t, shares, [100 * r["val_accuracy"] for r in records]))
 
 
 def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
-         compare: tuple[str, list[dict], int] | None = None, warmup: int = 1, start: float | None = None) -> None:
+         compare: tuple[str, list[dict], int] | None = None, warmup: int = 1, start: float | None = None,
+         peaks: tuple[float, float] = (1.0, 1.0)) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,7 +82,7 @@ def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
     fig, (acc, loss, *by_decay) = plt.subplots(1, panels, figsize=(5 * panels, 4), constrained_layout=True)
     acc.plot(epochs, [100 * r["train_accuracy"] for r in records], "o-", label="train (running, during the epoch)")
     acc.plot(epochs, [100 * r["val_accuracy"] for r in records], "s-", label="validation (5,000 held-out images)")
-    if compare:  # another run's validation accuracy, for the same axes
+    if compare and start is None:  # another run's validation accuracy, epoch for epoch (both from scratch)
         name, others, _ = compare
         acc.plot([r["epoch"] for r in others], [100 * r["val_accuracy"] for r in others], ".--", color="gray",
                  alpha=0.7, label=f"validation, {name}")
@@ -87,13 +101,23 @@ def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
         ax.set_xlim(0, max(planned or 0, epochs[-1]) + 0.5)  # the whole planned run, so progress reads at a glance
     if by_decay:
         ax, (name, others, other_planned) = by_decay[0], compare
-        for runs, length, style, label, look in ((records, planned, "s-", "this run", {"color": "C1"}),
-                                                 (others, other_planned, ".--", name, {"color": "gray", "alpha": 0.7})):
-            ax.plot([decay_done(r["epoch"], length, warmup) for r in runs], [100 * r["val_accuracy"] for r in runs],
-                    style, label=f"{label} ({length} epochs)", **look)
+        high = max(peaks)
+        points = []
+        for runs, length, peak, style, label, look in (
+                (records, planned, peaks[0], "s-", "this run", {"color": "C1"}),
+                (others, other_planned, peaks[1], ".--", name, {"color": "gray", "alpha": 0.7})):
+            peak_note = f", peak {peak:g}" if peaks[0] != peaks[1] else ""
+            xs = [on_schedule(decay_done(r["epoch"], length, warmup), peak, high) for r in runs]
+            ys = [100 * r["val_accuracy"] for r in runs]
+            ax.plot(xs, ys, style, label=f"{label} ({length} epochs{peak_note})", **look)
+            points.append((xs, ys))
         ax.axhline(PAPER_FIXED, color="gray", ls=":", lw=1)
-        ax.set(xlabel="cosine decay done (%): equal learning rate", ylabel="validation accuracy (%)",
-               title="validation, where the learning rates are equal", xlim=(-2, 102))
+        where = f" on the peak-{high:g} schedule" if peaks[0] != peaks[1] else ""
+        left = min(points[0][0]) - 5 if min(points[0][0]) > 20 else -2  # a run from a lower peak: its part only
+        seen = [y for xs, ys in points for x, y in zip(xs, ys) if x >= left] + [PAPER_FIXED]
+        ax.set(xlabel=f"cosine decay done{where} (%)", ylabel="validation accuracy (%)",
+               title="validation, where the learning rates are equal", xlim=(left, 102),
+               ylim=(min(seen) - 1, max(seen) + 1))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title)
@@ -110,35 +134,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="planned epochs: the x axis spans them")
     parser.add_argument("--compare", type=Path, default=None,
                         help="metrics.jsonl of another run whose validation accuracy is drawn beside")
+    parser.add_argument("--compare-name", default=None,
+                        help="the other run's name in the legend (default: its file name without _metrics)")
     parser.add_argument("--compare-epochs", type=int, default=None,
                         help="the other run's planned epochs (with --epochs: the panel against the decay done)")
     parser.add_argument("--warmup", type=int, default=1, help="warm-up epochs of both runs")
     parser.add_argument("--start", type=float, default=None, metavar="PERCENT",
                         help="validation accuracy of the weights the run started from (--init-from), drawn as a line")
+    parser.add_argument("--peak", type=float, default=1.0, help="this run's peak learning rate (dense group)")
+    parser.add_argument("--compare-peak", type=float, default=None,
+                        help="the other run's peak learning rate (default: the same as --peak)")
     args = parser.parse_args(argv)
+    peaks = (args.peak, args.peak if args.compare_peak is None else args.compare_peak)
     try:
         records = read_metrics(args.metrics)
         compare = None
         if args.compare:
             others = read_metrics(args.compare)
-            compare = (args.compare.stem.removesuffix("_metrics"), others, args.compare_epochs or others[-1]["epoch"])
+            name = args.compare_name or args.compare.stem.removesuffix("_metrics")
+            compare = (name, others, args.compare_epochs or others[-1]["epoch"])
         for length in (args.epochs, compare and compare[2]):
             if length is not None and length <= args.warmup:
                 raise ValueError(f"a run of {length} epochs has no cosine decay after {args.warmup} of warm-up")
+        if not min(peaks) > 0:
+            raise ValueError(f"peak learning rates must be positive, got {peaks[0]:g} and {peaks[1]:g}")
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    plot(records, args.out, args.title, args.epochs, compare, args.warmup, args.start)
+    plot(records, args.out, args.title, args.epochs, compare, args.warmup, args.start, peaks)
     best = max(records, key=lambda r: r["val_accuracy"])
     print(f"{len(records)} epochs; best validation {100 * best['val_accuracy']:.2f} % at epoch {best['epoch']}; "
           f"wrote {args.out}")
     if compare and args.epochs:
         last, (name, others, other_planned) = records[-1], compare
-        t = decay_done(last["epoch"], args.epochs, args.warmup)
-        other = val_at_decay(others, other_planned, args.warmup, t)
+        high = max(peaks)
+        t = on_schedule(decay_done(last["epoch"], args.epochs, args.warmup), peaks[0], high)
+        other = val_at_decay(others, other_planned, args.warmup, t, peaks[1], high)
         where = f"{other:.1f} %" if other is not None else "no figure (outside its epochs)"
-        print(f"at equal learning rate ({t:.1f} % of the decay, after epoch {last['epoch']}): this run "
-              f"{100 * last['val_accuracy']:.1f} %, {name} {where} (linear between its epochs)")
+        print(f"at equal learning rate ({t:.1f} % of the decay{f' at peak {high:g}' if peaks[0] != peaks[1] else ''}, "
+              f"after epoch {last['epoch']}): this run {100 * last['val_accuracy']:.1f} %, {name} {where} "
+              f"(linear between its epochs)")
     return 0
 
 
