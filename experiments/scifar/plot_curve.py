@@ -113,7 +113,7 @@ def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
             points.append((xs, ys))
         ax.axhline(PAPER_FIXED, color="gray", ls=":", lw=1)
         where = f" on the peak-{high:g} schedule" if peaks[0] != peaks[1] else ""
-        left = min(points[0][0]) - 5 if min(points[0][0]) > 20 else -2  # a run from a lower peak: its part only
+        left = min(points[0][0]) - 5 if peaks[0] < high else -2  # a run from a lower peak: its part only
         seen = [y for xs, ys in points for x, y in zip(xs, ys) if x >= left] + [PAPER_FIXED]
         ax.set(xlabel=f"cosine decay done{where} (%)", ylabel="validation accuracy (%)",
                title="validation, where the learning rates are equal", xlim=(left, 102),

@@ -41,7 +41,7 @@ if [[ -f $RUN/train.pid ]]; then
     [[ -f $PIDS ]] && sed -i "/^$old\$/d" "$PIDS"
 fi
 if [[ ! -d $CODE ]]; then
-    git -C "$(dirname "$0")" worktree add --detach "$CODE" "$CODE_COMMIT"
+    git -C "$HERE" worktree add --detach "$CODE" "$CODE_COMMIT"
 fi
 mkdir -p "$RUN"
 STATE=${STATE:-$HERE/state/$NAME}               # the copy keep_state.sh commits, for a new machine
