@@ -66,9 +66,6 @@ class Allocation:
         """Synaptic memory over all cores (the model's weights as stored, dense or sparse)."""
         return sum(c.load.synaptic_bytes for c in self.cores)
 
-    def cores_of(self, node: str) -> list[int]:
-        return [c.index for c in self.cores if any(s.node == node for s in c.slices)]
-
     def core_of_neuron(self, node: str, size: int) -> np.ndarray:
         """Core index of each neuron of `node`."""
         where = np.full(size, -1, np.int64)

@@ -125,7 +125,8 @@ class Model:
 
 class Streamer:
     """Token-by-token inference with state carried between `push` calls; the batch size is taken from the
-    first token (a different one needs `reset()` first)."""
+    first token (a different one needs `reset()` first). `tokens` counts the tokens pushed since the start
+    or the last reset."""
 
     def __init__(self, make, d_input: int, divisor: int):
         self._make, self._d_input, self._divisor = make, d_input, divisor

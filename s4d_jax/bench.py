@@ -85,7 +85,6 @@ def train_step_fn(size: str, mode: str, batch: int = TRAIN_BATCH) -> Callable[[]
         state["state"], loss, _ = step(state["state"], x, y)
         return loss
 
-    call.state = state  # the live training state (parameters, optimizer), for callers that inspect it
     return call
 
 

@@ -15,7 +15,7 @@ POOLINGS: tuple[str, ...] = ("mean", "last")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of the Loihi S4D classifier (DESIGN.md section 2).
+    """Architecture of the Loihi S4D classifier (docs/design.md §2).
 
     encoder Linear(d_input→d_model) → n_layers × [S4D → ReLU → Linear(d_model→d_model)] → pool → decoder.
     `d_state` is N; the layer keeps N/2 complex modes per channel (conjugate pairs folded).

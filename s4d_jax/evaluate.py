@@ -1,8 +1,8 @@
 """Accuracy of a model on a data split, in any inference mode.
 
-`LOGITS_FNS` maps a mode name to a function (config, params) → jitted logits(x); a new mode (for example a
-fixed-point one) is added by putting its builder in that dict. Batches are padded to one fixed size so the
-function compiles once, and split over all local devices.
+`LOGITS_FNS` maps a mode name to a function (config, params) → jitted logits(x); a new mode is added by
+putting its builder in that dict (the fixed-point mode is added that way below). Batches are padded to one
+fixed size so the function compiles once, and split over all local devices.
 """
 from __future__ import annotations
 

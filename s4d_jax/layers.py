@@ -27,7 +27,7 @@ class S4DLayer(nn.Module):
     """H independent diagonal SSMs with N/2 complex modes each, mapping [B, L, H] → [B, L, H].
 
     `mode` chooses how a whole sequence is computed: "conv" (FFT kernel), "scan" (blocked associative scan) or
-    "recurrent" (token by token). `step` advances one token with an explicit state.
+    "recurrent" (token by token). `stream` carries an explicit state across calls, for serving token by token.
     """
 
     d_model: int
@@ -65,11 +65,6 @@ class S4DLayer(nn.Module):
         """Token by token over u [B, T, H] from `state` [B, H, P]; returns (state after, y [B, T, H])."""
         a_bar, b_bar = self.discrete()
         return ssm.recurrent(a_bar, b_bar, self.c, self.d, state, u)
-
-    def step(self, state: jax.Array, u_t: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """One token u_t [B, H]: returns (next state, y_t [B, H])."""
-        state, y = self.stream(state, u_t[:, None])
-        return state, y[:, 0]
 
     def zero_state(self, batch: int) -> jax.Array:
         return jnp.zeros((batch, self.d_model, self.d_state // 2), jnp.complex64)

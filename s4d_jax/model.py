@@ -1,4 +1,4 @@
-"""The Loihi S4D classifier (DESIGN.md section 2) and its input checks."""
+"""The Loihi S4D classifier (docs/design.md §2) and its input checks."""
 from __future__ import annotations
 
 from typing import NamedTuple

@@ -87,8 +87,7 @@ def activation_limits(widths: Widths, name: str) -> int:
     return signed_max(widths.state)  # x, logits
 
 
-def activation_exponents(config: ModelConfig, stats: Stats, widths: Widths = Widths(),
-                         headroom_bits: int = 1) -> dict:
+def activation_exponents(stats: Stats, widths: Widths = Widths(), headroom_bits: int = 1) -> dict:
     """Exponents of the activation groups from calibration maxima, `headroom_bits` above the largest seen."""
     out = {"input": 0}
     for name, value in stats.items():
@@ -301,7 +300,7 @@ def calibrate(config: ModelConfig, params, x: np.ndarray, batch_size: int = 50) 
 def ptq(config: ModelConfig, params, calib_x: np.ndarray, widths: Widths = Widths(),
         headroom_bits: int = 1, neuron: str = "split") -> tuple[QuantizedModel, dict]:
     """Post-training quantization: (quantized model, activation exponents) from calibration sequences."""
-    exps = activation_exponents(config, calibrate(config, params, calib_x), widths, headroom_bits)
+    exps = activation_exponents(calibrate(config, params, calib_x), widths, headroom_bits)
     q = quantize(config, params, exps, widths, neuron)
     return q, activations_of(q)
 

@@ -38,8 +38,10 @@ def test_fixed_stream_is_the_jax_fixed_mode_bit_for_bit(small):
     outs = np.stack([s.push(x[:, i]) for i in range(25)], axis=1)
     assert np.array_equal(outs, fixed.run(small[1], x, per_token=True))
     assert np.array_equal(outs[:, -1], m.classify(x))
+    assert s.tokens == 25
     s.reset()
     assert np.array_equal(s.push(x[:2, 0]), outs[:2, 0])  # a new batch size after reset
+    assert s.tokens == 1
 
 
 def test_fixed_stream_of_a_folded_export_is_the_jax_fixed_mode_bit_for_bit(tmp_path):

@@ -155,8 +155,8 @@ def render_card(entry: ZooEntry, task: str, architecture: str, dataset: str) -> 
         *(f"- {limit}" for limit in entry.limits),
         *([f"- The Lava figure covers only {entry.accuracies.lava_sequences} test sequences: Lava's CPU "
            "simulation runs about",
-           "  130–210 time steps per second on 2 cores (the larger the network, the slower), so the whole-test-set",
-           "  figure comes from the JAX fixed mode, bit-exact against Lava on every token of those sequences."]
+           "  140–210 time steps per second on 2 cores, so the whole-test-set figure comes from the JAX fixed",
+           "  mode, bit-exact against Lava on every token of those sequences."]
           if entry.accuracies.lava is not None else []),
         "",
         "## License", "",

@@ -25,7 +25,7 @@ import math
 import sys
 from pathlib import Path
 
-PAPER_FLOAT = 86.5  # % test accuracy, float, S4D-265k on sCIFAR (secondary sources, DESIGN.md section 2)
+PAPER_FLOAT = 86.5  # % test accuracy, float, S4D-265k on sCIFAR (secondary sources, docs/design.md §2)
 PAPER_FIXED = 84.13  # % after quantization-aware fine-tuning
 
 

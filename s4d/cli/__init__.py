@@ -79,6 +79,3 @@ def one_line(err: BaseException) -> str:
         message = str(err) or type(err).__name__
     return " ".join(message.split())
 
-
-if __name__ == "__main__":
-    main()
