@@ -133,6 +133,16 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
     return CompileReport(result, compiled)
 
 
+def disagreement(result: dict) -> str | None:
+    """The one line a command ends with (exit status 1, after its report) when a simulation it ran in Lava was
+    not bit-exact with the fixed-point reference; None when it was, or when nothing was simulated."""
+    if result.get("bit_exact", True):
+        return None
+    where = result.get("first_mismatch")
+    at = f", first at sequence {where['sequence']}, token {where['token']}" if where else ""
+    return f"error: Lava and the fixed-point reference disagree{at}"
+
+
 def progress_bar(total: int, desc: str, unit: str, progress: bool = True):
     """A progress bar on stderr, only where a terminal redraws it: in a log or a pipe its redraws would be
     noise, and an error must stay the one line on stderr."""

@@ -7,8 +7,11 @@ import pytest
 
 import s4d
 from quantized_models import random_pixels, random_quantized
+from s4d.samples import task_samples
 from s4d_jax import export, fixed
 from s4d_jax.checkpoint import save_params
+from test_data import needs_mnist
+from zoo.registry import load_registry
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +83,19 @@ def test_acceptance_snippet_on_the_zoo_model(precision):
     else:
         np.testing.assert_allclose(outs[-1], a, rtol=1e-4, atol=1e-5)
     assert m.card == (Path(__file__).parents[1] / "zoo" / "models" / "smnist-s4d-67k" / "card.md").read_text()
+
+
+@pytest.mark.slow
+@needs_mnist
+@pytest.mark.parametrize("name", ["smnist-s4d-67k", "psmnist-s4d-67k", "smnist-s4d-67k-sparse"])
+def test_zoo_models_keep_their_accuracy_on_real_test_digits(name):
+    """The shipped models on the first 1,000 MNIST test digits (permuted as they were trained), in float and in
+    the JAX fixed mode: within a point of the whole-test-set figures their registry rows claim."""
+    entry = load_registry().get(name)
+    x, y = task_samples(entry.task, 1000, entry.permutation_seed)
+    for precision, claimed in (("float", entry.accuracies.float), ("fixed", entry.accuracies.fixed)):
+        accuracy = 100 * (s4d.load(name, precision=precision).classify(x).argmax(-1) == y).mean()
+        assert accuracy >= claimed - 1.0, (precision, accuracy, claimed)
 
 
 def test_bad_input_is_refused_naming_the_problem(small):

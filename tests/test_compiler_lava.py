@@ -18,6 +18,7 @@ from compiler.emit import simulate  # noqa: E402
 from compiler.frontend import from_network  # noqa: E402
 from compiler.pipeline import compile_graph, verify  # noqa: E402
 from compiler.synthetic import random_inputs, random_network, with_silent_modes, write_exported  # noqa: E402
+from s4d.compiling import disagreement  # noqa: E402
 
 pytestmark = pytest.mark.lava
 
@@ -82,10 +83,14 @@ def test_last_pooling_and_a_mismatch_is_reported(tiny):
     _, x = tiny
     net = random_network(d_input=2, d_model=4, d_state=4, n_layers=1, n_classes=3, pooling="last", seed=5)
     compiled = compile_graph(from_network(net), "pipelined")
-    assert verify(compiled, net, x)["bit_exact"] is True
+    exact = verify(compiled, net, x)
+    assert exact["bit_exact"] is True and disagreement(exact) is None
     other = random_network(d_input=2, d_model=4, d_state=4, n_layers=1, n_classes=3, pooling="last", seed=6)
     result = verify(compiled, other, x)  # the Lava network of `net` checked against another network
     assert result["bit_exact"] is False and "first_mismatch" in result
+    where = result["first_mismatch"]  # what `s4d compile --simulate` and `s4d demo` end with (exit status 1)
+    assert disagreement(result) == (f"error: Lava and the fixed-point reference disagree, first at sequence "
+                                    f"{where['sequence']}, token {where['token']}")
 
 
 def test_s4d_compile_cli_json(tmp_path, tiny):

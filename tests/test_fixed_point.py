@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
@@ -220,18 +218,16 @@ def test_network_check_names_the_problem():
         fp.FixedNetwork(q.config.n_layers, "mean", folded.tensors, exponents, neuron="folded")
 
 
-TRAINED = Path(os.environ.get("S4D_TRAINED_SMNIST", Path(__file__).resolve().parents[1] / "experiments" / "smnist_67k" / "params"))
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not TRAINED.is_dir(), reason="the trained sMNIST model is not in the repository")
 @needs_mnist
 def test_trained_model_fixed_mode_tracks_float_recurrent():
-    """On real digits, PTQ of the trained model stays within a few per cent of the float logits."""
+    """On real digits, PTQ of the trained model (the zoo's sMNIST float params) stays within a few per cent of
+    the float logits."""
+    from s4d.resolve import model_path
     from s4d_jax import data, quantize
     from s4d_jax.checkpoint import load_model
 
-    config, params, meta = load_model(TRAINED)
+    config, params, meta = load_model(model_path("smnist-s4d-67k"))
     test = data.load("smnist", "test")
     calib = quantize.calibration_sequences("smnist", 32, meta)
     q, _ = quantize.ptq(config, params, calib)

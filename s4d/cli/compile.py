@@ -41,7 +41,7 @@ def compile_command(
     """Map a model onto Loihi 2 neurocores, report cores, traffic and latency/energy estimates (ranges); with
     --simulate N run it in Lava's fixed-point simulation and compare every token with the spec's reference."""
     from s4d.cli import cli_flag
-    from s4d.compiling import check_options, compile_model
+    from s4d.compiling import check_options, compile_model, disagreement
 
     check_options(mode=mode, objective=objective, max_chips=max_chips, cores=cores, plot=plot, activity=activity,
                   simulate=simulate, neuron=neuron, flag=cli_flag)
@@ -51,6 +51,8 @@ def compile_command(
     if show_ir:
         print(report.compiled.graph.to_json(), file=sys.stderr if as_json else sys.stdout)
     print(json.dumps(report.to_dict()) if as_json else report.text())
+    if (failed := disagreement(report.to_dict())) is not None:
+        raise SystemExit(failed)
 
 
 def register(app: typer.Typer) -> None:

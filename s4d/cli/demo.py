@@ -38,7 +38,7 @@ def _run(model: str, sequences: int, mode: str, scratch: Path, as_json: bool) ->
     from compiler.emit import simulate
     from compiler.exported import load_exported
     from s4d import samples
-    from s4d.compiling import CompileReport, compile_model, progress_bar
+    from s4d.compiling import CompileReport, compile_model, disagreement, progress_bar
     from s4d.resolve import exported_dir
     from s4d_jax import fixed
     from s4d_jax.export import load_quantized
@@ -76,8 +76,8 @@ def _run(model: str, sequences: int, mode: str, scratch: Path, as_json: bool) ->
         print(f"every token's readout, Lava vs JAX fixed mode: bit-exact {result['bit_exact_vs_jax_fixed']}; "
               f"vs NumPy reference: {result['bit_exact_vs_numpy_reference']}")
         print(f"labels {result['labels']}, Lava predictions {result['lava_predictions']}")
-    if not result["bit_exact"]:
-        raise SystemExit("Lava and the fixed-point references disagree")
+    if (failed := disagreement(result)) is not None:
+        raise SystemExit(failed)
 
 
 def register(app: typer.Typer) -> None:
