@@ -161,6 +161,10 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
     refused unless `below_goal` says why it ships anyway; its card then states the shortfall and that reason.
     `training_command` replaces the command recorded in the params' meta.json (for a run whose checkpoints
     recorded a resume line, or a path that means nothing to the reader)."""
+    try:
+        date = datetime.date.fromisoformat(date) if date else datetime.datetime.now(datetime.timezone.utc).date()
+    except ValueError:
+        raise ValueError(f"--date wants YYYY-MM-DD, got {date!r}") from None
     registry = registry or load_registry()
     entry = registry.get(name)
     folders = {"params": params, "qaft": qaft, "export": export}
@@ -182,10 +186,6 @@ def pack(name: str, *, source: Path | None = None, params: Path | None = None, q
                          accuracies=accuracies, lava_sequences=lava_sequences, training_time=training_time,
                          training_command=training_command or meta.get("command") or None)
     entry = state_the_goal(entry, below_goal)  # a new model: its own reason, not an earlier one's
-    try:
-        date = datetime.date.fromisoformat(date) if date else datetime.datetime.now(datetime.timezone.utc).date()
-    except ValueError:
-        raise ValueError(f"--date wants YYYY-MM-DD, got {date!r}") from None
     archive = f"{MODELS_DIR}/{name}/{name}.zip"
     entry = dataclasses.replace(entry, status="available", status_reason=None, archive=archive,
                                 date=date.isoformat())

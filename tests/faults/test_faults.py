@@ -29,6 +29,7 @@ class Fault:
     match: str
     make: Callable = field(default=lambda ws, world: None)
     code: int = 2
+    env: tuple = ()  # (NAME, value) pairs set for the command, formatted like args
 
 
 def copy(which: str, name: str = "m", damage=None, file: str | None = None):
@@ -88,6 +89,21 @@ def damaged_inputs(damage):
 
 def empty_dir(ws, world):
     (ws / "m").mkdir()
+
+
+def user_file(ws, world):
+    (ws / "notes.txt").write_text("my notes\n")
+
+
+def zoo_copy(ws, world):
+    """The world's registry (with its card) and the float params of its one model, to record or pack."""
+    shutil.copytree(world.zoo, ws / "zoo")
+    (ws / "zoo" / "models" / "tiny-s4d").mkdir()
+    (ws / "zoo" / "models" / "tiny-s4d" / "card.md").write_text("# tiny\n")
+    shutil.copytree(world.params, ws / "src" / "params")
+
+
+ZOO_COPY = (("S4D_ZOO_REGISTRY", "{ws}/zoo/registry.json"),)
 
 
 def float64(a):
@@ -202,6 +218,10 @@ ROWS = [
           r"--mode must be one of pipelined \| fall-through, got 'fast'"),
     Fault("compile/unknown objective", ("compile", "{world.params}", "--objective", "speed"),
           r"--objective must be one of latency \| cores"),
+    Fault("compile/--out is a file", ("compile", "{world.hw}", "--out", "{ws}/notes.txt"),
+          r"notes\.txt exists and is not a directory", user_file),
+    Fault("compile/--plot not a PNG", ("compile", "{world.hw}", "--plot", "{ws}/notes.txt"),
+          r"--plot writes a PNG.*notes\.txt", user_file),
     # -------------------------------------------------------------- train
     Fault("train/non-empty output directory", ("train", "--workdir", "{ws}/out"), r"not empty.*--resume", user_dir),
     Fault("train/--resume of a non-workdir", ("train", "--workdir", "{ws}/out", "--resume"),
@@ -219,6 +239,16 @@ ROWS = [
     # -------------------------------------------------------------- zoo
     Fault("zoo info/unknown zoo name", ("zoo", "info", "psmnist"), r"no model named 'psmnist'"),
     Fault("zoo download/unknown zoo name", ("zoo", "download", "smnist-s4d-68k"), r"did you mean"),
+    *(Fault(f"zoo record/--accuracy {value}", ("zoo", "record", "tiny-s4d", "--accuracy", value), rx, zoo_copy,
+            env=ZOO_COPY)
+      for value, rx in (("fixed=abc", r"'abc' is not a number"), ("fixd=99", r"KIND=PERCENT.*got 'fixd=99'"),
+                        ("fixed=140", r"percentage in \[0, 100\].*140"))),
+    Fault("zoo pack/malformed --date", ("zoo", "pack", "tiny-s4d", "--from", "{ws}/src", "--accuracy", "fixed=99",
+                                        "--date", "2026-13-45"), r"--date wants YYYY-MM-DD, got '2026-13-45'",
+          zoo_copy, env=ZOO_COPY),
+    Fault("zoo pack/params of another size", ("zoo", "pack", "tiny-s4d", "--from", "{ws}/src", "--accuracy",
+                                              "fixed=99"), r"d_model=4 does not match preset s4d-67k \(64\)",
+          zoo_copy, env=ZOO_COPY),
     # -------------------------------------------------------------- demo, bench
     Fault("demo/missing path", ("demo", "--model", "{ws}/nothing"), r"nothing"),
     Fault("demo/truncated export", ("demo", "--model", "{ws}/m"), r"tensors\.npz",
@@ -241,10 +271,13 @@ def test_fault(fault, world, tmp_path, capfd, monkeypatch):
     ws.mkdir()
     fault.make(ws, world)
     monkeypatch.setenv("S4D_CACHE", str(tmp_path / "cache"))  # zoo names resolve without touching ~/.cache
-    before = tree_digest(ws)
+    for name, value in fault.env:
+        monkeypatch.setenv(name, value.format(ws=ws, world=world))
+    before, inputs_before = tree_digest(ws), tree_digest(world.params.parent)
     result = run_in_process(capfd, monkeypatch, _args(fault.args, ws, world))
     assert_one_line_error(result, fault.match, fault.code)
     assert tree_digest(ws) == before  # nothing changed, nothing (not even a hidden temporary) left
+    assert tree_digest(world.params.parent) == inputs_before  # nor in the models the command read
 
 
 # ---------------------------------------------------------------- zoo downloads of a damaged archive
