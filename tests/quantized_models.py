@@ -38,3 +38,23 @@ def reference_network(q):
 
     return fixed_point.FixedNetwork(q.config.n_layers, q.config.pooling, q.tensors, q.exponents,
                                     fixed_point.Widths(**q.widths.to_dict()), q.neuron)
+
+
+def activation_peaks(q, x) -> dict[str, float]:
+    """Largest |value| of every activation group of q's reference network over the sequences x, as a share of
+    the limit it saturates at (1.0: it saturated on some token)."""
+    from compiler import fixed_point
+
+    net = reference_network(q)
+    state = fixed_point.zero_state(net, len(x))
+    peak: dict[str, int] = {}
+    for k in range(x.shape[1]):
+        state, out = fixed_point.step(net, state, x[:, k])
+        for name, value in out.items():
+            peak[name] = max(peak.get(name, 0), int(np.abs(value).max()))
+    return {name: value / quantize.activation_limits(q.widths, name) for name, value in peak.items()}
+
+
+def saturated_kinds(q, x) -> set[str]:
+    """The kinds of activation group (x_re, u, y, logits, ...) that saturate somewhere on x."""
+    return {name.split(".")[0] for name, share in activation_peaks(q, x).items() if share >= 1.0}

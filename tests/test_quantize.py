@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from compiler import fixed_point as fp
-from quantized_models import random_params, random_pixels, random_quantized, reference_network
+from quantized_models import activation_peaks, random_params, random_pixels, random_quantized, reference_network
 from s4d_jax import data, fixed, quantize
 from s4d_jax.checkpoint import load_model, save_params
 from s4d_jax.config import ModelConfig
@@ -30,26 +30,14 @@ def test_float_mirror_is_the_float_model():
     np.testing.assert_allclose(np.asarray(mirror), np.asarray(model), rtol=1e-4, atol=1e-5)
 
 
-def _peaks(q, calib) -> dict[str, float]:
-    """Largest |value| of every activation group of the integer network over `calib`, as a share of its range."""
-    net = reference_network(q)
-    state = fp.zero_state(net, len(calib))
-    peak: dict[str, int] = {}
-    for k in range(calib.shape[1]):
-        state, out = fp.step(net, state, calib[:, k])
-        for name, value in out.items():
-            peak[name] = max(peak.get(name, 0), int(np.abs(value).max()))
-    return {name: value / quantize.activation_limits(q.widths, name) for name, value in peak.items()}
-
-
 def test_calibration_leaves_headroom_on_calibration_data():
     """With one bit of headroom no activation group reaches half of its range on the calibration sequences;
     without it, the largest fill their range."""
     calib = random_pixels(7, 8, 24)  # the same sequences random_quantized calibrated on
-    peaks = _peaks(random_quantized(6, length=24)[2], calib)
+    peaks = activation_peaks(random_quantized(6, length=24)[2], calib)
     assert {"u.0", "x_re.0", "x_im.0", "y.0", "logits"} <= set(peaks)
     assert max(peaks.values()) <= 0.5, peaks
-    assert max(_peaks(random_quantized(6, length=24, headroom_bits=0)[2], calib).values()) > 0.5
+    assert max(activation_peaks(random_quantized(6, length=24, headroom_bits=0)[2], calib).values()) > 0.5
 
 
 def test_quantize_is_deterministic_and_in_range():
