@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from compiler import resources as rs
 from compiler.allocate import MappingError, allocate
 from compiler.frontend import from_network
-from compiler.ir import Graded, Graph, S4DStates, graph_from_dict
+from compiler.ir import Graded, Graph, S4DStates, SynapseGroup, graph_from_dict
 from compiler.passes import WidthError, check_widths, drop_silent_modes, drop_zero_synapses, fuse_parallel_groups, run_all
 from compiler.pipeline import compile_graph, layer_table, summary
 from compiler.schedule import schedule, token_at
@@ -175,6 +175,28 @@ def test_schedules_follow_the_depth():
         schedule(graph, "bursty")
 
 
+def _check_load_from_the_graph(graph: Graph, core) -> None:
+    """A core's load recounted slice by slice from the graph's weights (the allocator uses prefix sums): state,
+    work, synapses and synaptic memory exactly; input axons at least one per distinct source column feeding
+    the slice (the allocator may count more for non-contiguous patterns), plus one output axon per port."""
+    state = ops = synapses = synaptic = axons = 0
+    for s in core.slices:
+        kind = rs.neuron_kind(graph.node(s.node))
+        state += s.neurons * kind.variables * rs.VARIABLE_BYTES
+        ops += s.neurons * kind.ops
+        for group in graph.synapses_into(s.node):
+            nz = group.weights[s.start:s.stop] != 0
+            synapses += int(nz.sum())
+            synaptic += int(rs.synaptic_row_bytes(nz.sum(axis=1), group.fan_in, group.sparse).sum())
+            axons += int(nz.any(axis=0).sum()) * rs.INPUT_AXON_BYTES
+        ports = {e.src_port for e in graph.outputs_of(s.node) if isinstance(graph.node(e.dst), SynapseGroup)}
+        axons += len(ports) * rs.OUTPUT_AXON_BYTES
+    load = core.load
+    assert (load.state_bytes, load.neuron_ops, load.synapses, load.synaptic_bytes) == (state, ops, synapses,
+                                                                                        synaptic)
+    assert load.axon_bytes >= axons
+
+
 def _check_allocation(graph: Graph, alloc) -> None:
     placed = {n.name: n.size for n in graph.nodes if isinstance(n, (Graded, S4DStates)) or n.name == "logits"}
     covered = {name: np.zeros(size, int) for name, size in placed.items()}
@@ -185,6 +207,7 @@ def _check_allocation(graph: Graph, alloc) -> None:
         assert load.memory_bytes <= alloc.limits.core_memory_bytes
         assert load.neurons == sum(s.neurons for s in core.slices)
         assert core.chip == core.index // alloc.limits.cores_per_chip
+        _check_load_from_the_graph(graph, core)
         for s in core.slices:
             covered[s.node][s.start:s.stop] += 1
     assert all((c == 1).all() for c in covered.values())  # every neuron placed exactly once
