@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from compiler import resources as rs
 from compiler.allocate import MappingError, allocate
 from compiler.frontend import from_network
-from compiler.ir import Graded, Graph, S4DStates, SynapseGroup, graph_from_dict
+from compiler.ir import Graded, Graph, Readout, S4DStates, SynapseGroup, graph_from_dict
 from compiler.passes import WidthError, check_widths, drop_silent_modes, drop_zero_synapses, fuse_parallel_groups, run_all
 from compiler.pipeline import compile_graph, layer_table, summary
 from compiler.schedule import schedule, token_at
@@ -49,6 +49,18 @@ def test_ir_structure_and_json_round_trip():
     assert np.array_equal(back.node("mixers.1").weights, graph.node("mixers.1").weights)
     assert back.edges == graph.edges
     assert "values" not in graph.to_json()  # --show-ir prints summaries, not tensors
+
+
+@pytest.mark.parametrize("neuron", ["split", "folded"])
+def test_every_placed_neuron_sends_the_messages_its_kind_costs(neuron):
+    """The resource model's messages per step of each neuron kind (NEURON_KINDS) are the output ports its
+    node has in the IR: the table of docs/compiler.md and the graph cannot drift apart."""
+    graph, _ = run_all(small_graph(d_model=4, d_state=4, n_layers=2, n_classes=3, neuron=neuron))
+    placed = [n for n in graph.nodes if isinstance(n, (Graded, S4DStates, Readout))]
+    assert {type(n) for n in placed} == {Graded, S4DStates, Readout}
+    for node in placed:
+        ports = {e.src_port for e in graph.outputs_of(node.name) if isinstance(graph.node(e.dst), SynapseGroup)}
+        assert len(ports) == rs.neuron_kind(node).messages, (node.name, ports)  # the readout's go to the host
 
 
 def test_folded_ir_sends_one_message_per_mode_through_a_ones_group():
