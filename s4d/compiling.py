@@ -133,7 +133,7 @@ def compile_model(model: str | Path, *, mode: str = "pipelined", objective: str 
     return CompileReport(result, compiled)
 
 
-def disagreement(result: dict) -> str | None:
+def disagreement(result: Mapping) -> str | None:
     """The one line a command ends with (exit status 1, after its report) when a simulation it ran in Lava was
     not bit-exact with the fixed-point reference; None when it was, or when nothing was simulated."""
     if result.get("bit_exact", True):

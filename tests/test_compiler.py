@@ -51,6 +51,11 @@ def test_ir_structure_and_json_round_trip():
     assert "values" not in graph.to_json()  # --show-ir prints summaries, not tensors
 
 
+def _synapse_ports(graph: Graph, node: str) -> set[str]:
+    """The output ports of `node` that feed synapse groups: the messages it sends on the chip each step."""
+    return {e.src_port for e in graph.outputs_of(node) if isinstance(graph.node(e.dst), SynapseGroup)}
+
+
 @pytest.mark.parametrize("neuron", ["split", "folded"])
 def test_every_placed_neuron_sends_the_messages_its_kind_costs(neuron):
     """The resource model's messages per step of each neuron kind (NEURON_KINDS) are the output ports its
@@ -59,8 +64,8 @@ def test_every_placed_neuron_sends_the_messages_its_kind_costs(neuron):
     placed = [n for n in graph.nodes if isinstance(n, (Graded, S4DStates, Readout))]
     assert {type(n) for n in placed} == {Graded, S4DStates, Readout}
     for node in placed:
-        ports = {e.src_port for e in graph.outputs_of(node.name) if isinstance(graph.node(e.dst), SynapseGroup)}
-        assert len(ports) == rs.neuron_kind(node).messages, (node.name, ports)  # the readout's go to the host
+        ports = _synapse_ports(graph, node.name)  # the readout's messages go to the host, not to synapses
+        assert len(ports) == rs.neuron_kind(node).messages, (node.name, ports)
 
 
 def test_folded_ir_sends_one_message_per_mode_through_a_ones_group():
@@ -201,8 +206,7 @@ def _check_load_from_the_graph(graph: Graph, core) -> None:
             synapses += int(nz.sum())
             synaptic += int(rs.synaptic_row_bytes(nz.sum(axis=1), group.fan_in, group.sparse).sum())
             axons += int(nz.any(axis=0).sum()) * rs.INPUT_AXON_BYTES
-        ports = {e.src_port for e in graph.outputs_of(s.node) if isinstance(graph.node(e.dst), SynapseGroup)}
-        axons += len(ports) * rs.OUTPUT_AXON_BYTES
+        axons += len(_synapse_ports(graph, s.node)) * rs.OUTPUT_AXON_BYTES
     load = core.load
     assert (load.state_bytes, load.neuron_ops, load.synapses, load.synaptic_bytes) == (state, ops, synapses,
                                                                                         synaptic)

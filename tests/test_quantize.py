@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from compiler import fixed_point as fp
+from faults.faultkit import tree_digest
 from quantized_models import activation_peaks, random_params, random_pixels, random_quantized, reference_network
 from s4d_jax import data, fixed, quantize
 from s4d_jax.checkpoint import load_model, save_params
@@ -140,13 +141,13 @@ def test_quantize_command_reports_json_and_exports(tmp_path, smnist_params):
     original = load_model(tmp_path / "params")[1]
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(saved), jax.tree.leaves(original)))
 
-    kept = {p: p.read_bytes() for p in (tmp_path / "saved").rglob("*") if p.is_file()}
+    kept = tree_digest(tmp_path / "saved")
     again = subprocess.run([sys.executable, "-m", "s4d.cli", "quantize", str(tmp_path / "params"),
                             "--save-params", str(tmp_path / "saved")], capture_output=True, text=True)
     assert again.returncode == 2 and again.stdout == "", again.stderr
     assert again.stderr.startswith("error: ") and "already exists" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1, again.stderr
-    assert {p: p.read_bytes() for p in (tmp_path / "saved").rglob("*") if p.is_file()} == kept
+    assert tree_digest(tmp_path / "saved") == kept
 
 
 @pytest.mark.slow

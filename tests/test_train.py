@@ -14,6 +14,7 @@ import pytest
 from s4d import cli
 from s4d_jax import checkpoint
 from s4d_jax.evaluate import evaluate
+from faults.faultkit import tree_digest
 from s4d_jax.train import TrainConfig, optimizer, param_labels, prepare_workdir, train
 from test_data import mock_tfds
 
@@ -282,7 +283,7 @@ def test_eval_of_a_zoo_name_in_fixed_mode_uses_its_shipped_integers(capsys, monk
 def test_cli_errors_are_one_line(run, capsys, monkeypatch, tmp_path):
     """Exit 2 and one line on stderr, nothing on stdout, the workdir left as it was (tests/faults has the rest)."""
     workdir = run[0]
-    files = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
+    before = tree_digest(workdir)
     for args, want in [
         (["eval", str(workdir), "--task", "mnist", "--json"],
          re.escape("error: unknown task 'mnist'; choose one of ['psmnist', 'scifar', 'smnist']")),
@@ -295,7 +296,7 @@ def test_cli_errors_are_one_line(run, capsys, monkeypatch, tmp_path):
         assert code == 2 and out.out == "" and len(out.err.strip().splitlines()) == 1, (args, out.err)
         assert re.fullmatch(want, out.err.strip()), (args, out.err)
     assert not (tmp_path / "w").exists()
-    assert {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()} == files
+    assert tree_digest(workdir) == before
 
 
 def test_out_of_memory_is_reported_in_one_line_with_the_remedy():

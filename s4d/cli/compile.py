@@ -51,7 +51,7 @@ def compile_command(
     if show_ir:
         print(report.compiled.graph.to_json(), file=sys.stderr if as_json else sys.stdout)
     print(json.dumps(report.to_dict()) if as_json else report.text())
-    if (failed := disagreement(report.to_dict())) is not None:
+    if (failed := disagreement(report)) is not None:
         raise SystemExit(failed)
 
 
