@@ -11,10 +11,10 @@ import jax
 import numpy as np
 import pytest
 
+from faults.faultkit import tree_digest
 from s4d import cli
 from s4d_jax import checkpoint
 from s4d_jax.evaluate import evaluate
-from faults.faultkit import tree_digest
 from s4d_jax.train import TrainConfig, optimizer, param_labels, prepare_workdir, train
 from test_data import mock_tfds
 
