@@ -80,10 +80,13 @@ echo "started PID $pid; log: $RUN/train.log"
 # average after the last epoch (orbax renames a checkpoint into its numbered folder only once it is complete,
 # so a numbered folder is always whole)
 mkdir -p "$RUN/epochs/checkpoints"
-nice -n 19 nohup setsid bash -c 'while kill -0 "$0" 2>/dev/null; do
+# (one pass after the run has ended, for the last epoch's checkpoint)
+nice -n 19 nohup setsid bash -c 'while :; do
+    alive=0; kill -0 "$0" 2>/dev/null && alive=1
     for d in "$1"/work/checkpoints/*; do
         [[ $(basename "$d") =~ ^[0-9]+$ && ! -e $1/epochs/checkpoints/$(basename "$d") ]] &&
             cp -a "$d" "$1/epochs/checkpoints/"
     done
+    (( alive )) || break
     sleep 60
 done' "$pid" "$RUN" > /dev/null 2>&1 < /dev/null &
