@@ -8,7 +8,7 @@
 # and the per-epoch copies of the last 5 planned epochs. The run is paused while its workdir is copied, so no checkpoint in the copy is half-written.
 set -euo pipefail
 
-NAME=${1:-run3}                                  # as for resume.sh
+NAME=${1:-run4}                                  # as for resume.sh
 RUN=${RUN:-/work/runs/scifar-265k-$NAME}
 DEST=${DEST:-$(dirname "$0")/state/$NAME}
 [[ -d $RUN/work ]] || { echo "no run directory at $RUN/work" >&2; exit 2; }

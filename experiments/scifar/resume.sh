@@ -5,10 +5,10 @@
 # other settings is refused); only --checkpoint-every-min may change. On a machine without the run directory it
 # starts from the copy that keep_state.sh put into the repository (state/NAME).
 #
-#   experiments/scifar/resume.sh [run3]     # run2 is complete; its settings stay here as the record of its command
+#   experiments/scifar/resume.sh [run4]     # run2 and run3 are complete; their settings stay as the record of their commands
 set -euo pipefail
 
-NAME=${1:-run3}
+NAME=${1:-run4}
 HERE=$(cd "$(dirname "$0")" && pwd)
 case $NAME in
 run2)  # 40 epochs from a random init, 2026-11-26 to 27 (README, "Run 2")
@@ -20,9 +20,16 @@ run3)  # a warm restart from run 2's model as the zoo shipped it (README, "Run 3
     CODE_COMMIT=${CODE_COMMIT:-a8bfa9a}
     # where the starting params are unpacked: part of the run's settings, so a resume must name the same path
     INIT_DIR=${INIT_DIR:-/work/runs/scifar-265k-run3/init}
+    INIT_COMMIT=a8bfa9a
     ARGS=(--epochs 30 --lr 0.005 --ssm-lr 0.0005 --seed 1 --init-from "$INIT_DIR/params") ;;
+run4)  # a second warm restart, from run 3's model as the zoo shipped it (README, "Run 4")
+    RUN=${RUN:-/work/runs/scifar-265k-run4}
+    CODE_COMMIT=${CODE_COMMIT:-950b6d9}
+    INIT_DIR=${INIT_DIR:-/work/runs/scifar-265k-run4/init}
+    INIT_COMMIT=950b6d9
+    ARGS=(--epochs 40 --lr 0.005 --ssm-lr 0.0005 --seed 2 --init-from "$INIT_DIR/params") ;;
 *)
-    echo "usage: resume.sh [run2|run3]" >&2
+    echo "usage: resume.sh [run2|run3|run4]" >&2
     exit 2 ;;
 esac
 # frozen copy of the code the run continues with, so that editing the repository does not change it
@@ -45,13 +52,13 @@ if [[ ! -d $CODE ]]; then
 fi
 mkdir -p "$RUN"
 STATE=${STATE:-$HERE/state/$NAME}               # the copy keep_state.sh commits, for a new machine
-if [[ $NAME == run3 && ! -d $INIT_DIR/params ]]; then
-    # run 2's params from its zoo archive as committed when it shipped (a later model under the same name does
-    # not change where run 3 starts)
+if [[ -n ${INIT_COMMIT:-} && ! -d $INIT_DIR/params ]]; then
+    # the previous run's params from the zoo archive as committed when it shipped (a later model under the same
+    # name does not change where this run starts)
     mkdir -p "$INIT_DIR"
-    git -C "$HERE" show "a8bfa9a:zoo/models/scifar-s4d-265k/scifar-s4d-265k.zip" > "$INIT_DIR/run2.zip"
-    unzip -q -o "$INIT_DIR/run2.zip" 'params/*' -d "$INIT_DIR"
-    rm "$INIT_DIR/run2.zip"
+    git -C "$HERE" show "$INIT_COMMIT:zoo/models/scifar-s4d-265k/scifar-s4d-265k.zip" > "$INIT_DIR/start.zip"
+    unzip -q -o "$INIT_DIR/start.zip" 'params/*' -d "$INIT_DIR"
+    rm "$INIT_DIR/start.zip"
 fi
 if [[ ! -d $RUN/work && -d $STATE/work ]]; then
     cp -a "$STATE/work" "$RUN/work"
