@@ -5,7 +5,8 @@
 #
 # The state is the training workdir: the best and the latest epoch checkpoint, the newest mid-epoch checkpoint
 # if it is newer than the latest epoch's, metrics.jsonl, train_config.json and the TensorBoard files (3-10 MB),
-# and the per-epoch copies of the last 5 planned epochs. The run is paused while its workdir is copied, so no checkpoint in the copy is half-written.
+# and the per-epoch copies of the last 5 planned epochs. The run is paused while its workdir is copied, so no
+# checkpoint in the copy is half-written.
 set -euo pipefail
 
 NAME=${1:-run4}                                  # as for resume.sh

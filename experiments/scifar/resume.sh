@@ -5,7 +5,7 @@
 # other settings is refused); only --checkpoint-every-min may change. On a machine without the run directory it
 # starts from the copy that keep_state.sh put into the repository (state/NAME).
 #
-#   experiments/scifar/resume.sh [run4]     # run2 and run3 are complete; their settings stay as the record of their commands
+#   experiments/scifar/resume.sh [run4]     # run2, run3 are done; their settings stay as the record of their commands
 set -euo pipefail
 
 NAME=${1:-run4}
