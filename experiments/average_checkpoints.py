@@ -12,6 +12,9 @@ a better point than any of them (stochastic weight averaging, Izmailov et al. 20
 every parameter, the state-space ones (log Δ, A, B) included. Whether it is better for a given run is measured
 here on the validation split only; the test split is left for the model that wins.
 
+--include adds params directories to every average: the model a warm restart started from lies in the same
+basin when the restart's first epochs stay near it, and then the mean across the two runs is a candidate too.
+
 WORKDIR is a training workdir or a folder with the same layout (checkpoints/STEP/...), such as the copies
 experiments/scifar/resume.sh keeps of every finished epoch. Prints one JSON object.
 """
@@ -41,6 +44,8 @@ def main() -> None:
     parser.add_argument("workdir", type=Path)
     parser.add_argument("--last", type=int, nargs="+", default=[3], metavar="K",
                         help="average the last K epoch checkpoints; several K: measure each such average")
+    parser.add_argument("--include", type=Path, nargs="+", default=[], metavar="PARAMS_DIR",
+                        help="params directories of the same architecture to add to every average")
     parser.add_argument("--out", type=Path, help="write the average (one K) as a params directory (must be new)")
     parser.add_argument("--limit", type=int, default=None, help="validate on the first N examples only")
     args = parser.parse_args()
@@ -60,11 +65,22 @@ def main() -> None:
         parser.error(f"{args.workdir} holds {len(steps)} checkpoint(s), fewer than --last {widths[-1]}")
     models = [checkpoint.load_workdir(args.workdir, step) for step in steps]
     config, _, meta = models[-1]
+    extra = []
+    for path in args.include:
+        try:
+            other_config, params, _ = checkpoint.load_params_dir(path)
+        except ValueError as err:
+            parser.error(str(err))
+        if other_config != config:
+            parser.error(f"{path} is not the architecture of {args.workdir}'s checkpoints")
+        extra.append(params)
+    also = f" and {len(extra)} included" if extra else ""
     validation = data.load(meta["task"], "validation", permutation_seed=meta.get("permutation_seed"))
     candidates = {f"step {step}": params for step, (_, params, _) in zip(steps, models)}
     for k in widths:
-        candidates[f"mean of last {k}"] = average([params for _, params, _ in models[-k:]])
-    result = {"workdir": str(args.workdir), "steps": steps, "validation": {}}
+        candidates[f"mean of last {k}{also}"] = average([params for _, params, _ in models[-k:]] + extra)
+    result = {"workdir": str(args.workdir), "steps": steps, "included": [str(p) for p in args.include],
+              "validation": {}}
     for name, params in candidates.items():
         t0 = time.time()
         scores = evaluate(config, params, validation, mode="conv", limit=args.limit, progress=True)
@@ -72,8 +88,9 @@ def main() -> None:
                                       "seconds": round(time.time() - t0, 1)}
         print(f"{name}: validation accuracy {scores['accuracy']:.4f}, loss {scores['loss']:.4f}", file=sys.stderr)
     if args.out is not None:
-        name = f"mean of last {widths[0]}"
-        meta = {**meta, "averaged_steps": steps, "validation": result["validation"][name]}
+        name = f"mean of last {widths[0]}{also}"
+        meta = {**meta, "averaged_steps": steps, "included": result["included"],
+                "validation": result["validation"][name]}
         result["out"] = str(checkpoint.save_params(args.out, config, candidates[name], meta))
     print(json.dumps(result))
 
