@@ -12,8 +12,8 @@ a better point than any of them (stochastic weight averaging, Izmailov et al. 20
 every parameter, the state-space ones (log Δ, A, B) included. Whether it is better for a given run is measured
 here on the validation split only; the test split is left for the model that wins.
 
---include adds params directories to every average: the model a warm restart started from lies in the same
-basin when the restart's first epochs stay near it, and then the mean across the two runs is a candidate too.
+--include adds params directories to every average, such as the model a warm restart started from: where no
+loss barrier separates the two runs, the mean across them is a candidate too, measured like the others.
 
 WORKDIR is a training workdir or a folder with the same layout (checkpoints/STEP/...), such as the copies
 experiments/scifar/resume.sh keeps of every finished epoch. Prints one JSON object.
