@@ -3,7 +3,7 @@
 # script can be run again after an interruption. Niced like the run. Writes the figures the zoo row needs into
 # experiments/scifar/results/NAME/ (quantize.json, compile.json) and prints the `s4d zoo pack` command with them.
 #
-#   experiments/scifar/finish.sh [run4]     # or run2, run3; METHOD=ptq and SOURCE=DIR as below
+#   experiments/scifar/finish.sh [run5]     # or run2-run4; METHOD=ptq and SOURCE=DIR as below
 #
 #   1. the best checkpoint (or SOURCE, a params directory) as a params directory, with its float test accuracy
 #      (10,000 images, conv mode)
@@ -16,7 +16,7 @@
 #   3. the Loihi 2 mapping and a Lava simulation of the first 2 test images of the export, bit for bit
 set -euo pipefail
 
-NAME=${1:-run4}                                 # run2, run3 or run4, as for resume.sh
+NAME=${1:-run5}                                 # run2 to run5, as for resume.sh
 RUN=${RUN:-/work/runs/scifar-265k-$NAME}         # the run directory of resume.sh
 OUT=${OUT:-$RUN/pack}                           # params/, export/ (outside git)
 SOURCE=${SOURCE:-$RUN/work}                     # the run's best checkpoint, or a params directory that won on
