@@ -40,6 +40,7 @@ class TrainConfig:
     seed: int = 0
     mode: str = "conv"
     limit_train: int | None = None
+    train_on_validation: bool = False  # fit on the validation images too; its figures are then not held out
     permutation_seed: int = data.DEFAULT_PERMUTATION_SEED
     eval_batch_size: int = 100
     model_overrides: tuple[tuple[str, object], ...] = ()  # (ModelConfig field, value) pairs changing the preset
@@ -265,8 +266,8 @@ def train(cfg: TrainConfig, workdir: str | os.PathLike, *, resume: bool = False,
     if distributed.is_primary():  # one job, one workdir: the other processes wait for it
         command = prepare_workdir(workdir, cfg, resume, command)
     distributed.barrier("workdir ready")
-    train_split = data.load(cfg.task, "train", data_dir=data_dir, source_dir=source_dir,
-                            permutation_seed=cfg.permutation_seed)
+    train_split = data.load(cfg.task, data.FULL_TRAIN if cfg.train_on_validation else "train", data_dir=data_dir,
+                            source_dir=source_dir, permutation_seed=cfg.permutation_seed)
     val_split = data.load(cfg.task, "validation", data_dir=data_dir, source_dir=source_dir,
                           permutation_seed=cfg.permutation_seed)
     n_train = len(train_split) if cfg.limit_train is None else min(cfg.limit_train, len(train_split))

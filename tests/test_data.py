@@ -73,6 +73,15 @@ def test_validation_is_a_fixed_disjoint_carve_of_train(mocked):
     assert np.array_equal(data.load("smnist", "validation").sequences, val.sequences)
 
 
+def test_full_train_is_train_and_validation_together(mocked):
+    train, val = data.load("scifar", "train"), data.load("scifar", "validation")
+    full = data.load("scifar", data.FULL_TRAIN)
+    assert len(full) == len(train) + len(val) == MOCK_SIZES["train"]
+    rows = sorted(s.tobytes() + bytes([y]) for s, y in zip(full.sequences, full.labels))
+    parts = sorted(s.tobytes() + bytes([y]) for split in (train, val) for s, y in zip(split.sequences, split.labels))
+    assert rows == parts
+
+
 def test_psmnist_is_smnist_under_a_seeded_permutation(mocked):
     perm = data.permutation(3)
     assert sorted(perm) == list(range(784)) and not np.array_equal(perm, np.arange(784))

@@ -13,7 +13,7 @@ import pytest
 
 from faults.faultkit import tree_digest
 from s4d import cli
-from s4d_jax import checkpoint
+from s4d_jax import checkpoint, data
 from s4d_jax.evaluate import evaluate
 from s4d_jax.train import TrainConfig, optimizer, param_labels, prepare_workdir, train
 from test_data import mock_tfds
@@ -144,6 +144,17 @@ def test_metrics_log_and_best_checkpoint(run):
     config, params, meta = checkpoint.load_model(workdir)
     assert meta["metrics"]["val_accuracy"] == best["val_accuracy"] and meta["task"] == "smnist"
     assert config == cfg.model_config() and meta["permutation_seed"] is None
+
+
+def test_train_on_validation_fits_the_whole_training_split(tmp_path):
+    cfg = dataclasses.replace(CFG, epochs=1, limit_train=None, train_on_validation=True)
+    with mock_tfds():
+        train(cfg, tmp_path / "all", progress=False)
+        n_all = len(data.load("smnist", data.FULL_TRAIN))
+    records = [json.loads(line) for line in (tmp_path / "all" / checkpoint.METRICS).read_text().splitlines()]
+    assert records[-1]["step"] == n_all // cfg.batch_size  # 300 examples, not the 270 of "train"
+    _, _, meta = checkpoint.load_model(tmp_path / "all")
+    assert meta["train_config"]["train_on_validation"] is True
 
 
 def test_existing_workdir_is_never_overwritten(run):

@@ -46,6 +46,9 @@ def train(
     seed: int = typer.Option(0),
     permutation_seed: int = typer.Option(0, help="pixel permutation of psmnist"),
     limit_train: Optional[int] = typer.Option(None, help="use only the first N training examples (quick tests)"),
+    train_on_validation: bool = typer.Option(False, help="train on the validation images too (the whole original "
+                                             "training split), for a final fit once the recipe is fixed; the "
+                                             "per-epoch validation figures are then not held out"),
     init_from: Optional[str] = typer.Option(None, help="start from this params directory, exported model or zoo "
                                             "name (same architecture and task) instead of a random init"),
     target_density: float = typer.Option(1.0, help="prune by magnitude down to this fraction of the stored "
@@ -89,7 +92,8 @@ def train(
         init_from = str(model_path(init_from))
     cfg = TrainConfig(task=task, preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, ssm_lr=ssm_lr,
                       weight_decay=weight_decay, warmup_epochs=warmup, clip_norm=clip_norm, dropout=dropout,
-                      seed=seed, mode=mode, limit_train=limit_train, permutation_seed=permutation_seed,
+                      seed=seed, mode=mode, limit_train=limit_train, train_on_validation=train_on_validation,
+                      permutation_seed=permutation_seed,
                       init_from=init_from, target_density=target_density, prune_start=prune_start,
                       prune_end=prune_end, prune_scope=prune_scope, prune_every=prune_every,
                       prune_tensors=tuple(t.strip() for t in prune_tensors.split(",") if t.strip()))

@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 
 SPLITS = ("train", "validation", "test")
+FULL_TRAIN = "train+validation"  # the whole original training split: a final fit once the recipe is fixed
 VALIDATION_SEED = 0  # seeds the fixed carve of the validation split out of the original training split
 VALIDATION_SIZE = 5000
 DEFAULT_PERMUTATION_SEED = 0
@@ -135,15 +136,16 @@ def load(task: str, split: str, *, data_dir: str | os.PathLike | None = None,
          source_dir: str | os.PathLike | None = None,
          permutation_seed: int | None = None) -> Split:
     """One split of a task. Validation is a fixed carve of the original training split (5,000 examples, or a
-    tenth of a smaller one); train is the rest, test the original test split. A permuted task's pixel order
-    comes from `permutation_seed`; None (a model whose meta records none) means DEFAULT_PERMUTATION_SEED."""
+    tenth of a smaller one); train is the rest, FULL_TRAIN both, test the original test split. A permuted
+    task's pixel order comes from `permutation_seed`; None (a model whose meta records none) means
+    DEFAULT_PERMUTATION_SEED."""
     spec = get_task(task)
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+    if split not in SPLITS + (FULL_TRAIN,):
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS + (FULL_TRAIN,)}")
     source_split = "test" if split == "test" else "train"
     images, labels = _source_split(spec.source, source_split, str(resolve_data_dir(data_dir)),
                                    str(resolve_source_dir(source_dir)))
-    if split != "test":
+    if split in ("train", "validation"):
         n_val = min(VALIDATION_SIZE, len(labels) // 10)
         order = np.random.default_rng(VALIDATION_SEED).permutation(len(labels))
         keep = np.sort(order[:n_val] if split == "validation" else order[n_val:])
