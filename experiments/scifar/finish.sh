@@ -3,7 +3,7 @@
 # script can be run again after an interruption. Niced like the run. Writes the figures the zoo row needs into
 # experiments/scifar/results/NAME/ (quantize.json, compile.json) and prints the `s4d zoo pack` command with them.
 #
-#   experiments/scifar/finish.sh [run5]     # or run2-run4; METHOD=ptq and SOURCE=DIR as below
+#   experiments/scifar/finish.sh [run6]     # or run2-run5; METHOD=ptq and SOURCE=DIR as below
 #
 #   1. the best checkpoint (or SOURCE, a params directory) as a params directory, with its float test accuracy
 #      (10,000 images, conv mode)
@@ -16,7 +16,7 @@
 #   3. the Loihi 2 mapping and a Lava simulation of the first 2 test images of the export, bit for bit
 set -euo pipefail
 
-NAME=${1:-run5}                                 # run2 to run5, as for resume.sh
+NAME=${1:-run6}                                 # run2 to run6, as for resume.sh
 RUN=${RUN:-/work/runs/scifar-265k-$NAME}         # the run directory of resume.sh
 OUT=${OUT:-$RUN/pack}                           # params/, export/ (outside git)
 SOURCE=${SOURCE:-$RUN/work}                     # the run's best checkpoint, or a params directory that won on
@@ -35,6 +35,13 @@ last=$(tail -n 1 "$RUN/work/metrics.jsonl" | "$PY" -c "import json, sys; print(j
 planned=$("$PY" -c "import json; print(json.load(open('$RUN/work/train_config.json'))['train_config']['epochs'])")
 if [[ $last != "$planned" ]]; then
     echo "the run has finished $last of $planned epochs; resume it with experiments/scifar/resume.sh $NAME" >&2
+    exit 2
+fi
+# a run that trained on its validation images has no held-out figure to pick a checkpoint by: its model is the
+# mean of its last 3 epochs, a rule fixed before it ran (average_checkpoints.py $RUN/epochs --last 3 --out DIR)
+if [[ $SOURCE == "$RUN/work" ]] && "$PY" -c "import json, sys; c = json.load(open('$RUN/work/train_config.json'))
+sys.exit(not c['train_config'].get('train_on_validation'))"; then
+    echo "$NAME trained on its validation images: pass SOURCE=, the mean of its last 3 epochs" >&2
     exit 2
 fi
 mkdir -p "$OUT" "$HERE"

@@ -9,7 +9,7 @@
 # checkpoint in the copy is half-written.
 set -euo pipefail
 
-NAME=${1:-run5}                                  # as for resume.sh
+NAME=${1:-run6}                                  # as for resume.sh
 RUN=${RUN:-/work/runs/scifar-265k-$NAME}
 DEST=${DEST:-$(dirname "$0")/state/$NAME}
 [[ -d $RUN/work ]] || { echo "no run directory at $RUN/work" >&2; exit 2; }

@@ -5,10 +5,10 @@
 # other settings is refused); only --checkpoint-every-min may change. On a machine without the run directory it
 # starts from the copy that keep_state.sh put into the repository (state/NAME).
 #
-#   experiments/scifar/resume.sh [run5]     # run2-run4 are done; their settings stay as the record of their commands
+#   experiments/scifar/resume.sh [run6]     # run2-run5 are done; their settings stay as the record of their commands
 set -euo pipefail
 
-NAME=${1:-run5}
+NAME=${1:-run6}
 HERE=$(cd "$(dirname "$0")" && pwd)
 case $NAME in
 run2)  # 40 epochs from a random init, 2026-11-26 to 27 (README, "Run 2")
@@ -32,8 +32,14 @@ run5)  # one cycle of 100 epochs from a random init, run 2's settings otherwise 
     RUN=${RUN:-/work/runs/scifar-265k-run5}
     CODE_COMMIT=${CODE_COMMIT:-950b6d9}        # the code of run 4 (s4d_jax has not changed since)
     ARGS=(--epochs 100 --lr 0.01 --ssm-lr 0.001 --seed 3) ;;
+run6)  # a third warm restart from run 4's shipped model, on all 50,000 training images (README, "Run 6")
+    RUN=${RUN:-/work/runs/scifar-265k-run6}
+    CODE_COMMIT=${CODE_COMMIT:-40b6048}        # the first code with --train-on-validation
+    INIT_DIR=${INIT_DIR:-/work/runs/scifar-265k-run6/init}
+    INIT_COMMIT=40b6048
+    ARGS=(--epochs 40 --lr 0.005 --ssm-lr 0.0005 --seed 4 --init-from "$INIT_DIR/params" --train-on-validation) ;;
 *)
-    echo "usage: resume.sh [run2|run3|run4|run5]" >&2
+    echo "usage: resume.sh [run2|run3|run4|run5|run6]" >&2
     exit 2 ;;
 esac
 # frozen copy of the code the run continues with, so that editing the repository does not change it
