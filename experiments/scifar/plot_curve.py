@@ -71,7 +71,7 @@ def val_at_decay(records: list[dict], planned: int, warmup: int, t: float, peak:
 
 def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
          compare: tuple[str, list[dict], int] | None = None, warmup: int = 1, start: float | None = None,
-         peaks: tuple[float, float] = (1.0, 1.0)) -> None:
+         peaks: tuple[float, float] = (1.0, 1.0), validation: str = "5,000 held-out images") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,7 +81,7 @@ def plot(records: list[dict], out: Path, title: str, planned: int | None = None,
     panels = 3 if compare and planned else 2
     fig, (acc, loss, *by_decay) = plt.subplots(1, panels, figsize=(5 * panels, 4), constrained_layout=True)
     acc.plot(epochs, [100 * r["train_accuracy"] for r in records], "o-", label="train (running, during the epoch)")
-    acc.plot(epochs, [100 * r["val_accuracy"] for r in records], "s-", label="validation (5,000 held-out images)")
+    acc.plot(epochs, [100 * r["val_accuracy"] for r in records], "s-", label=f"validation ({validation})")
     if compare and start is None:  # another run's validation accuracy, epoch for epoch (both from scratch)
         name, others, _ = compare
         acc.plot([r["epoch"] for r in others], [100 * r["val_accuracy"] for r in others], ".--", color="gray",
@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="warm-up epochs of both runs")
     parser.add_argument("--start", type=float, default=None, metavar="PERCENT",
                         help="validation accuracy of the weights the run started from (--init-from), drawn as a line")
+    parser.add_argument("--validation", default="5,000 held-out images",
+                        help="what the validation images are, for the legend (a run trained on them says so)")
     parser.add_argument("--peak", type=float, default=1.0, help="this run's peak learning rate (dense group)")
     parser.add_argument("--compare-peak", type=float, default=None,
                         help="the other run's peak learning rate (default: the same as --peak)")
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    plot(records, args.out, args.title, args.epochs, compare, args.warmup, args.start, peaks)
+    plot(records, args.out, args.title, args.epochs, compare, args.warmup, args.start, peaks, args.validation)
     best = max(records, key=lambda r: r["val_accuracy"])
     print(f"{len(records)} epochs; best validation {100 * best['val_accuracy']:.2f} % at epoch {best['epoch']}; "
           f"wrote {args.out}")
