@@ -151,8 +151,7 @@ def test_train_on_validation_fits_the_whole_training_split(tmp_path):
     with mock_tfds():
         train(cfg, tmp_path / "all", progress=False)
         n_all = len(data.load("smnist", data.FULL_TRAIN))
-    records = [json.loads(line) for line in (tmp_path / "all" / checkpoint.METRICS).read_text().splitlines()]
-    assert records[-1]["step"] == n_all // cfg.batch_size  # 300 examples, not the 270 of "train"
+    assert _metrics(tmp_path / "all")[-1]["step"] == n_all // cfg.batch_size  # 300 examples, not the 270 of "train"
     _, _, meta = checkpoint.load_model(tmp_path / "all")
     assert meta["train_config"]["train_on_validation"] is True
 
